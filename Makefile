@@ -1,0 +1,63 @@
+# The BIN platform. `make install` once, then `make run` (the system) or `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SERVICES_WITH_DATABASE := registry intake dispatch digest
+
+.PHONY: help install lock run migrate test test-unit test-integration test-e2e bench docs lint format clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+INSTALLED := $(VENV)/.installed
+
+# run and test install first when the pins changed, so a fresh clone needs no extra step.
+$(INSTALLED): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(INSTALLED) ## Create .venv with the pinned dependencies (requirements.lock)
+
+lock: ## Re-pin every dependency from pyproject.toml into requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+migrate: $(INSTALLED) ## Apply every service's SQL migrations to its own schema
+	@for service in $(SERVICES_WITH_DATABASE); do $(BIN)/python -m services.$$service migrate || exit 1; done
+
+run: migrate ## Run all services and the gateway simulator locally; Ctrl-C stops all
+	@echo "registry :8001  intake :8002  dispatch :8003  digest :8004  gateway simulator :8005"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
+
+test: $(INSTALLED) ## The whole suite: unit, integration and e2e, against a real RabbitMQ and PostgreSQL
+	$(BIN)/pytest
+
+test-unit: $(INSTALLED) ## Only the pure-logic tests (no broker, no database)
+	$(BIN)/pytest -m unit
+
+test-integration: $(INSTALLED)
+	$(BIN)/pytest -m integration
+
+test-e2e: $(INSTALLED)
+	$(BIN)/pytest -m e2e
+
+bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
+	$(BIN)/python -m bench.dispatch_fanout
+
+docs: $(INSTALLED) ## Regenerate the AsyncAPI documents in docs/asyncapi/
+	$(BIN)/python -m shared.asyncapi
+
+lint: $(INSTALLED) ## ruff and mypy, both must be clean
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

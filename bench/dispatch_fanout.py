@@ -1,0 +1,342 @@
+"""``make bench``: one urgent alert to 100,000 recipients across 200 BINs, mixed channels, the
+gateway simulator answering at once; with 1 and 2 dispatch replicas; and in the same run the
+Celery task-per-recipient baseline. Medians over several runs, JSON in bench/results/.
+
+Times are measured from the moment ``alert.issued.v1`` is published (what intake's outbox
+relay does right after the 202): to the first batch at the gateway, to every delivery handed
+to the gateways, to every receipt recorded in dispatch's database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+
+from shared import topology as topo
+from shared.events import AlertIssued, AlertIssuedData, Language
+from shared.messaging.publisher import Publisher
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "dispatch_fanout.json"
+AMQP_URL = os.environ.get("BIN_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ADMIN_DATABASE_URL = os.environ.get(
+    "BIN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
+BINS = int(os.environ.get("BENCH_BINS", "200"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+CELERY_RUNS = int(os.environ.get("BENCH_CELERY_RUNS", "3"))
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class Processes:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.running: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+
+    def start(self, name: str, args: list[str], port: int = 0, **extra: str) -> None:
+        env = {**self.env, "BIN_HTTP_PORT": str(port), **extra}
+        log = (self.logs / f"{name}.log").open("wb")
+        process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.running[name] = (process, port)
+
+    async def ready(self, name: str) -> None:
+        port = self.running[name][1]
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{name} did not become ready; see {self.logs / name}.log")
+
+    def peak_memory_mb(self, name: str) -> float:
+        pid = self.running[name][0].pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self, name: str) -> None:
+        process, _ = self.running.pop(name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def seed(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """200 BINs whose plan is SMS, then voice, then e-mail; a third of the members each
+    reachable by SMS (the subsidised one), by voice only, by e-mail only."""
+    bins = [uuid.uuid4() for _ in range(BINS)]
+    await conn.executemany(
+        "INSERT INTO bin_projection VALUES ($1, 'Leuven', 'Leuven', "
+        "'{sms,voice,email}', '{email}', '{nl,fr}')",
+        [(b,) for b in bins],
+    )
+    members = [uuid.uuid4() for _ in range(RECIPIENTS)]
+    records = []
+    for n, member in enumerate(members):
+        kind = n % 3
+        phones = [f"+3247{n:07d}"] if kind < 2 else []
+        email = f"lid{n}@voorbeeld.be" if kind == 2 else None
+        records.append((member, "nl" if n % 2 else "fr", phones, email, None, kind == 0))
+    await conn.copy_records_to_table(
+        "recipient",
+        records=records,
+        columns=("member_id", "language", "phones", "email", "push_token", "subsidised_sms"),
+    )
+    await conn.copy_records_to_table(
+        "membership",
+        records=[(bins[n % BINS], m) for n, m in enumerate(members)],
+        columns=("bin_id", "member_id"),
+    )
+    return bins
+
+
+async def one_fanout(
+    publisher: Publisher, conn: asyncpg.Connection, gateway_port: int, bins: list[uuid.UUID]
+) -> dict[str, float]:
+    alert_id = uuid.uuid4()
+    event = AlertIssued.create(
+        source="bench",
+        data=AlertIssuedData(
+            alert_id=alert_id,
+            bin_ids=bins,
+            texts={Language.NL: "Verdachte wagen gezien", Language.FR: "Voiture suspecte"},
+        ),
+    )
+    started = time.time()
+    await publisher.publish(event)
+    # Completion is watched at the gateway (in memory, cheap) and then in the database at a
+    # slow pace, so the watching itself takes no core away from the system under test.
+    async with httpx.AsyncClient() as client:
+        source: dict[str, float] = {}
+        while source.get("deliveries", 0) < RECIPIENTS:
+            if time.time() - started > 600:
+                raise RuntimeError(f"fan-out not at the gateway after 600 s: {source}")
+            await asyncio.sleep(0.05)
+            source = (
+                await client.get(f"http://127.0.0.1:{gateway_port}/stats/sources/{alert_id}")
+            ).json()
+    while True:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE status = 'delivered') AS delivered, "
+            "(SELECT max(sent_at) FROM fanout_batch WHERE source_id = $1) AS handed, "
+            "max(updated_at) AS recorded "
+            "FROM delivery WHERE source_id = $1",
+            alert_id,
+        )
+        assert row is not None
+        if row["delivered"] >= RECIPIENTS:
+            break
+        if time.time() - started > 600:
+            raise RuntimeError(f"receipts not recorded after 600 s: {dict(row)}")
+        await asyncio.sleep(0.5)
+    receipts_at = row["recorded"].timestamp()
+    return {
+        "first_batch_seconds": source["first_batch_at"] - started,
+        "all_handed_seconds": row["handed"].timestamp() - started,
+        "all_receipts_seconds": receipts_at - started,
+        "deliveries_per_second": RECIPIENTS / (receipts_at - started),
+    }
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    if not runs:
+        return {}
+    return {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
+
+
+async def celery_baseline(database_url: str, logs: Path) -> dict[str, Any]:
+    queue = f"bench-celery-{uuid.uuid4().hex[:8]}"
+    broker = AMQP_URL.rstrip("/") + "//" if AMQP_URL.endswith(":5672/") else AMQP_URL
+    env = {
+        **os.environ,
+        "BENCH_CELERY_BROKER": broker,
+        "BENCH_CELERY_QUEUE": queue,
+        "BENCH_DATABASE_URL": database_url,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.celery_baseline",
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            "2",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=(logs / "celery.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    channel = await connection.channel()
+    # Declared here as Celery declares it (durable, classic): a passive look at a queue that
+    # does not exist yet would close the channel.
+    celery_queue = await channel.declare_queue(queue, durable=True)
+    runs = []
+    try:
+        await asyncio.sleep(3)  # the worker connects
+        for _ in range(CELERY_RUNS):
+            started = time.time()
+            # The producer runs as its own process, the way a web app would enqueue.
+            producer = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.celery_baseline", env=env, cwd=ROOT
+            )
+            if await producer.wait() != 0:
+                raise RuntimeError("the Celery producer failed")
+            published = time.time()
+            while True:
+                declared = await channel.declare_queue(queue, durable=True)
+                left = declared.declaration_result.message_count
+                if left == 0:
+                    break
+                if time.time() - published > 600:
+                    raise RuntimeError(f"celery worker still has {left} tasks after 600 s")
+                await asyncio.sleep(0.05)
+            done = time.time()
+            runs.append(
+                {
+                    "publish_seconds": published - started,
+                    "all_done_seconds": done - started,
+                    "tasks_per_second": RECIPIENTS / (done - started),
+                }
+            )
+            say(f"  celery run: {runs[-1]}")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        await celery_queue.delete(if_unused=False, if_empty=False)
+        await connection.close()
+    return {"runs": runs, "median": medians(runs)}
+
+
+async def main() -> None:
+    database = f"bin_bench_{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(ADMIN_DATABASE_URL)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    database_url = ADMIN_DATABASE_URL.rsplit("/", 1)[0] + f"/{database}"
+    logs = ROOT / "bench" / "results" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "BIN_AMQP_URL": AMQP_URL,
+        "BIN_DATABASE_URL": database_url,
+        "BIN_TOPOLOGY_PREFIX": prefix,
+        "BIN_LOG_LEVEL": "WARNING",
+        "BIN_LOG_FORMAT": "json",
+        "BIN_GATEWAY_LATENCY_MS": "0",
+    }
+    processes = Processes(env, logs)
+    publisher = Publisher(AMQP_URL, topo.Topology(prefix=prefix))
+    results: dict[str, Any] = {
+        "recipients": RECIPIENTS,
+        "bins": BINS,
+        "runs": RUNS,
+        "machine": {"cpus": os.cpu_count()},
+    }
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "services.dispatch", "migrate"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        conn = await asyncpg.connect(database_url, server_settings={"search_path": "dispatch"})
+        say(f"seeding {RECIPIENTS} recipients across {BINS} BINs")
+        bins = await seed(conn)
+        gateway_port = free_port()
+        processes.start(
+            "gateway", [sys.executable, "-m", "services.gateway_simulator"], gateway_port
+        )
+        await processes.ready("gateway")
+        await publisher.connect()
+        for replicas in (1, 2):
+            names = [f"dispatch-{n}" for n in range(replicas)]
+            for name in names:
+                processes.start(name, [sys.executable, "-m", "services.dispatch"], free_port())
+            for name in names:
+                await processes.ready(name)
+            runs = []
+            for run in range(RUNS):
+                runs.append(await one_fanout(publisher, conn, gateway_port, bins))
+                say(f"  {replicas} replica(s), run {run + 1}: {runs[-1]}")
+            results[f"dispatch_{replicas}_replica"] = {
+                "runs": runs,
+                "median": medians(runs),
+                "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
+            }
+            for name in names:
+                processes.stop(name)
+        say("celery baseline: one task per recipient")
+        results["celery_task_per_recipient"] = await celery_baseline(database_url, logs)
+        dispatch_rate = results["dispatch_1_replica"]["median"]["deliveries_per_second"]
+        celery = results["celery_task_per_recipient"]["median"]
+        if celery:
+            results["speedup_vs_celery_1_replica"] = round(
+                dispatch_rate / celery["tasks_per_second"], 1
+            )
+        await conn.close()
+    finally:
+        processes.stop_all()
+        if publisher.is_connected:
+            await topo.delete(await publisher.channel(), publisher.topology, topo.ALL_QUEUES)
+            await publisher.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+    RESULTS.write_text(json.dumps(results, indent=2))
+    say(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2)[:4000])
+    say(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Digest: the weekday daily digest of police news (skeleton: collects publishable news)."""

@@ -1,0 +1,3 @@
+from services.digest.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Dispatch: fans alerts, notices and digests out to the channel gateways, in batches."""

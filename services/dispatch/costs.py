@@ -1,0 +1,91 @@
+"""What SMS and voice messages cost the municipalities that pay for them, per BIN and month."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel
+
+from shared.database import Connection
+from shared.dependencies import Runtime
+
+# Every message handed to an SMS or voice gateway is billed, retries included, delivered or
+# not: that is how providers bill. Counted by the month the fan-out started.
+SELECT_MESSAGES = """
+SELECT b.municipality, d.bin_id, d.channel, sum(d.attempts)::int AS messages
+FROM delivery d
+JOIN bin_projection b ON b.bin_id = d.bin_id
+WHERE d.channel IN ('sms', 'voice')
+  AND d.status NOT IN ('queued', 'cancelled')
+  AND d.created_at >= $1 AND d.created_at < $2
+GROUP BY b.municipality, d.bin_id, d.channel
+"""
+
+
+class BinCost(BaseModel):
+    bin_id: uuid.UUID
+    sms: int = 0
+    voice: int = 0
+    cost_eur: float = 0.0
+
+
+class MunicipalityCost(BaseModel):
+    municipality: str
+    sms: int = 0
+    voice: int = 0
+    cost_eur: float = 0.0
+    bins: list[BinCost]
+
+
+class CostReport(BaseModel):
+    month: str
+    price_eur: dict[str, float]
+    municipalities: list[MunicipalityCost]
+
+
+router = APIRouter(tags=["costs"])
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        start = date(year, number, 1)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "month must look like 2026-11"
+        ) from None
+    end = date(year + (number == 12), number % 12 + 1, 1)
+    return start, end
+
+
+async def cost_report(conn: Connection, month: str, prices: dict[str, float]) -> CostReport:
+    start, end = _month_bounds(month)
+    by_municipality: dict[str, dict[uuid.UUID, BinCost]] = {}
+    for row in await conn.fetch(SELECT_MESSAGES, start, end):
+        bins = by_municipality.setdefault(row["municipality"], {})
+        line = bins.setdefault(row["bin_id"], BinCost(bin_id=row["bin_id"]))
+        setattr(line, row["channel"], row["messages"])
+        line.cost_eur = round(line.sms * prices["sms"] + line.voice * prices["voice"], 2)
+    municipalities = [
+        MunicipalityCost(
+            municipality=name,
+            sms=sum(b.sms for b in bins.values()),
+            voice=sum(b.voice for b in bins.values()),
+            cost_eur=round(sum(b.cost_eur for b in bins.values()), 2),
+            bins=sorted(bins.values(), key=lambda b: -b.cost_eur),
+        )
+        for name, bins in sorted(by_municipality.items())
+    ]
+    return CostReport(month=month, price_eur=prices, municipalities=municipalities)
+
+
+@router.get("/costs", response_model=CostReport, summary="SMS and voice costs of a month")
+async def get_costs(
+    runtime: Runtime,
+    request: Request,
+    month: str = Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"]),
+) -> CostReport:
+    async with runtime.pool.acquire() as conn:
+        return await cost_report(conn, month, request.app.state.prices)

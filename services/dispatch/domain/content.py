@@ -1,0 +1,56 @@
+"""What a fan-out says, per language, and the work item one recipient gets of it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.dispatch.domain.fanout import text_for
+from shared.events import DeliveryWork, Language
+
+PREFERENCES_PLACEHOLDER = "{preferences_url}"
+
+
+@dataclass(frozen=True)
+class Content:
+    texts: dict[Language, str]
+    subjects: dict[Language, str] = field(default_factory=dict)
+    html: dict[Language, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "texts": {k.value: v for k, v in self.texts.items()},
+            "subjects": {k.value: v for k, v in self.subjects.items()},
+            "html": {k.value: v for k, v in self.html.items()},
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Content:
+        def languages(key: str) -> dict[Language, str]:
+            return {Language(k): v for k, v in (raw.get(key) or {}).items()}
+
+        return cls(texts=languages("texts"), subjects=languages("subjects"), html=languages("html"))
+
+    def work(
+        self,
+        delivery_id: uuid.UUID,
+        address: str,
+        language: Language,
+        preferences_url: str | None = None,
+    ) -> DeliveryWork:
+        chosen, text = text_for(self.texts, language)
+        html = self.html.get(chosen)
+        if preferences_url is not None:
+            text = text.replace(PREFERENCES_PLACEHOLDER, preferences_url)
+            html = html.replace(PREFERENCES_PLACEHOLDER, preferences_url) if html else html
+        # Built without validation: this runs once per recipient on the hot path, and every
+        # field comes from our own checked data (the registry validated the addresses).
+        return DeliveryWork.model_construct(
+            delivery_id=delivery_id,
+            address=address,
+            language=chosen,
+            text=text,
+            subject=self.subjects.get(chosen),
+            html=html,
+        )

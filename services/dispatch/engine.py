@@ -1,0 +1,239 @@
+"""The streaming fan-out: recipients read through a cursor, delivery rows written with COPY,
+work published to the gateways batch by batch while the next batch is being read.
+
+Resumable: a fan-out whose message comes back (a replica died mid-way) first re-sends the
+work that was written but never confirmed, then continues with the members not yet targeted.
+Nothing is lost, and the gateway drops the copies it already has by delivery id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from services.dispatch import metrics, rate_limit, repository
+from services.dispatch.domain.content import Content
+from services.dispatch.repository import Fanout, Work
+from shared import topology as topo
+from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, Language, Priority
+from shared.logging import get_logger
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+SOURCE = "dispatch"
+
+
+@dataclass(frozen=True)
+class FanoutReport:
+    deliveries: int
+    batches: int
+    first_batch_seconds: float | None
+
+
+class FanoutEngine:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        batch_size: int,
+        bulk_batch_size: int,
+        batches_in_flight: int = 16,
+        rate_limited: bool = False,
+        preferences_url: Callable[[uuid.UUID], str] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.rate_limited = rate_limited
+        # The member's signed preferences/unsubscribe link, for notices and digests.
+        self.preferences_url = preferences_url or (lambda _: "")
+        self.batch_size = batch_size
+        self.bulk_batch_size = bulk_batch_size
+        self.batches_in_flight = batches_in_flight
+
+    def _batch_size(self, fanout: Fanout) -> int:
+        return self.batch_size if fanout.priority == Priority.URGENT else self.bulk_batch_size
+
+    async def run(self, fanout: Fanout, correlation_id: str) -> FanoutReport:
+        started = time.perf_counter()
+        run = _Run(self, fanout, correlation_id, started)
+        async with self.runtime.pool.acquire() as conn:
+            resumed = await repository.unsent_work(conn, fanout.source_id)
+        for batch in _chunks(resumed, self._batch_size(fanout)):
+            await run.send(batch)
+        await run.stream_new()
+        await run.finish()
+        async with self.runtime.pool.acquire() as conn:
+            await repository.mark_dispatched(conn, fanout.source_id)
+        metrics.FANOUT_SECONDS.labels(fanout.priority).observe(time.perf_counter() - started)
+        return FanoutReport(run.deliveries, run.batches, run.first_batch_seconds)
+
+    async def send_work(self, fanout: Fanout, work: Sequence[Work], correlation_id: str) -> None:
+        """Publishes work outside a full fan-out (retries, fallbacks) and marks it sent."""
+        run = _Run(self, fanout, correlation_id, time.perf_counter())
+        for batch in _chunks(list(work), self._batch_size(fanout)):
+            await run.send(batch)
+        await run.finish()
+
+
+class _Run:
+    def __init__(
+        self, engine: FanoutEngine, fanout: Fanout, correlation_id: str, started: float
+    ) -> None:
+        self.engine = engine
+        self.fanout = fanout
+        self.correlation_id = correlation_id
+        self.started = started
+        self.content = Content.from_json(fanout.content)
+        self.in_flight = asyncio.Semaphore(engine.batches_in_flight)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.deliveries = 0
+        self.batches = 0
+        self.first_batch_seconds: float | None = None
+
+    async def stream_new(self) -> None:
+        runtime = self.engine.runtime
+        size = self.engine._batch_size(self.fanout)
+        async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
+            # Members already targeted (a resumed fan-out) or met through an earlier BIN.
+            seen = await repository.targeted_members(reader, self.fanout.source_id)
+            chunk: list[Work] = []
+            async for row in repository.stream_recipients(reader, self.fanout):
+                member_id = row["member_id"]
+                if member_id in seen:
+                    continue
+                seen.add(member_id)
+                chunk.append(
+                    Work(
+                        uuid.uuid4(),
+                        row["channel"],
+                        row["language"],
+                        row["address"],
+                        member_id,
+                        row["bin_id"],
+                    )
+                )
+                if len(chunk) >= size:
+                    await self._write_and_send(chunk)
+                    chunk = []
+            if chunk:
+                await self._write_and_send(chunk)
+
+    async def _write_and_send(self, chunk: list[Work]) -> None:
+        batches = [(uuid.uuid4(), channel, items) for channel, items in _by_channel(chunk)]
+        rows = [
+            (
+                w.delivery_id,
+                self.fanout.source_id,
+                w.member_id,
+                w.bin_id,
+                w.channel,
+                w.language,
+                batch_id,
+            )
+            for batch_id, _, items in batches
+            for w in items
+        ]
+        # Written (and committed) before it is published: a receipt never finds no row.
+        async with self.engine.runtime.pool.acquire() as writer:
+            await repository.copy_deliveries(writer, rows)
+        for batch_id, channel, items in batches:
+            await self._start(batch_id, channel, items, assigned=True)
+
+    async def send(self, work: list[Work]) -> None:
+        """Publishes work that has rows already (resumed, retried, fallen back)."""
+        for channel, items in _by_channel(work):
+            await self._start(uuid.uuid4(), channel, items, assigned=False)
+
+    async def _start(
+        self, batch_id: uuid.UUID, channel: str, items: list[Work], assigned: bool
+    ) -> None:
+        await self.in_flight.acquire()
+        self._raise_failures()
+        self.tasks.append(asyncio.create_task(self._publish(batch_id, channel, items, assigned)))
+
+    async def _publish(
+        self, batch_id: uuid.UUID, channel: str, items: list[Work], assigned: bool
+    ) -> None:
+        try:
+            priority = Priority(self.fanout.priority)
+            request = DeliveryRequested.create(
+                source=SOURCE,
+                correlation_id=self.correlation_id,
+                data=DeliveryRequestedData(
+                    batch_id=batch_id,
+                    channel=Channel(channel),
+                    priority=priority,
+                    source_id=self.fanout.source_id,
+                    deliveries=[
+                        self.content.work(
+                            w.delivery_id,
+                            w.address,
+                            Language(w.language),
+                            self.engine.preferences_url(w.member_id)
+                            if self.fanout.priority == Priority.BULK
+                            else None,
+                        )
+                        for w in items
+                    ],
+                ),
+            )
+            if self.engine.rate_limited:
+                async with self.engine.runtime.pool.acquire() as conn:
+                    await rate_limit.take(conn, channel, len(items))
+            await self.engine.runtime.publisher.publish(
+                request, routing_key=topo.gateway_routing_key(channel, priority.value)
+            )
+            async with self.engine.runtime.pool.acquire() as conn:
+                await repository.record_batch(
+                    conn,
+                    batch_id,
+                    self.fanout.source_id,
+                    channel,
+                    [w.delivery_id for w in items],
+                    assigned,
+                )
+            metrics.DELIVERIES_REQUESTED.labels(channel, priority.value).inc(len(items))
+            if channel in ("sms", "voice"):
+                metrics.BILLABLE_MESSAGES.labels(channel).inc(len(items))
+            if self.first_batch_seconds is None:
+                self.first_batch_seconds = time.perf_counter() - self.started
+                metrics.FIRST_BATCH_SECONDS.labels(priority.value).observe(self.first_batch_seconds)
+            self.deliveries += len(items)
+            self.batches += 1
+        finally:
+            self.in_flight.release()
+
+    def _raise_failures(self) -> None:
+        for task in self.tasks:
+            if task.done() and (error := task.exception()) is not None:
+                raise error
+
+    async def finish(self) -> None:
+        await asyncio.gather(*self.tasks)
+
+
+_ids = random.SystemRandom()
+
+
+def new_delivery_id() -> uuid.UUID:
+    """A random (version 4) UUID from one 128-bit draw: uuid.uuid4() costs a system call per
+    id, a tenth of the fan-out's time at 100,000 recipients."""
+    return uuid.UUID(int=_ids_fast.getrandbits(128), version=4)
+
+
+# Seeded once from the OS; delivery ids are idempotency keys, not secrets.
+_ids_fast = random.Random(_ids.getrandbits(256))
+
+
+def _by_channel(work: list[Work]) -> list[tuple[str, list[Work]]]:
+    grouped: dict[str, list[Work]] = defaultdict(list)
+    for item in work:
+        grouped[item.channel].append(item)
+    return list(grouped.items())
+
+
+def _chunks(items: list[Work], size: int) -> list[list[Work]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

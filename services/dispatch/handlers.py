@@ -1,0 +1,364 @@
+"""Dispatch's subscribers: decode → domain → repository → publish.
+
+Fan-outs are idempotent through the ``fanout`` row (a duplicate finds it dispatched) rather
+than the inbox, so a fan-out cut short by a crash resumes when its message comes back.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import aio_pika
+import asyncpg
+import orjson
+from pydantic import Field
+
+from services.dispatch import metrics, repository
+from services.dispatch.domain.content import Content
+from services.dispatch.domain.retry import DeliveryRetryPolicy
+from services.dispatch.engine import FanoutEngine
+from services.dispatch.progress import ProgressAnnouncer
+from services.dispatch.repository import Fanout
+from shared import topology as topo
+from shared.events import (
+    AlertIssued,
+    BinRegistered,
+    DeliveryOutcome,
+    DeliveryReceipted,
+    MemberRegistered,
+    Priority,
+)
+from shared.events.digest import DigestCompiled
+from shared.events.dispatch import (
+    DeliveryFailed,
+    DeliveryFailedData,
+    DeliveryRetryDue,
+    DeliveryRetryDueData,
+    MemberReplied,
+    MemberRepliedData,
+)
+from shared.events.intake import AlertCancelled, NoticePublished
+from shared.events.registry import MemberChanged, MemberErased, MemberLeft
+from shared.logging import get_logger
+from shared.messaging import inbox
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+SOURCE = "dispatch"
+
+RegistryEvent = Annotated[
+    BinRegistered | MemberRegistered | MemberChanged | MemberLeft | MemberErased,
+    Field(discriminator="type"),
+]
+AlertEvent = Annotated[AlertIssued | AlertCancelled, Field(discriminator="type")]
+BulkEvent = Annotated[NoticePublished | DigestCompiled, Field(discriminator="type")]
+
+
+@dataclass
+class DispatchDeps:
+    runtime: ServiceRuntime
+    engine: FanoutEngine
+    retry_policy: DeliveryRetryPolicy
+    progress: ProgressAnnouncer
+    rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.pool
+
+
+async def handle_registry_event(event: RegistryEvent, deps: DispatchDeps) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await inbox.claim(conn, topo.DISPATCH_REGISTRY.name, event.id):
+            return
+        match event:
+            case BinRegistered():
+                await repository.project_bin(conn, event.data)
+            case MemberRegistered() | MemberChanged():
+                await repository.project_member(conn, event.data)
+            case MemberLeft():
+                await repository.remove_membership(conn, event.data.bin_id, event.data.member_id)
+            case MemberErased():
+                # Contact data gone from the projection; past deliveries keep no address.
+                await repository.erase_member(conn, event.data.member_id)
+
+
+async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) -> None:
+    async with deps.pool.acquire() as conn:
+        await repository.create_fanout(conn, fanout)
+        current = await repository.get_fanout(conn, fanout.source_id)
+    if current is None or current.status != "planning":
+        return  # already dispatched, or cancelled before it started
+    if current.expires_at is not None and current.expires_at < datetime.now(UTC):
+        async with deps.pool.acquire() as conn:
+            await repository.cancel(conn, current.source_id)
+        log.warning("fan-out expired before it started", source_id=str(current.source_id))
+        return
+    report = await deps.engine.run(current, correlation_id)
+    log.info(
+        "fanned out",
+        kind=current.kind,
+        source_id=str(current.source_id),
+        deliveries=report.deliveries,
+        batches=report.batches,
+        first_batch_seconds=report.first_batch_seconds,
+        correlation_id=correlation_id,
+    )
+
+
+async def handle_alert_event(event: AlertEvent, deps: DispatchDeps) -> None:
+    if isinstance(event, AlertCancelled):
+        async with deps.pool.acquire() as conn:
+            cancelled = await repository.cancel(conn, event.data.alert_id)
+        log.info("alert cancelled", alert_id=str(event.data.alert_id), deliveries=cancelled)
+        return
+    alert = event.data
+    fanout = Fanout(
+        source_id=alert.alert_id,
+        kind="alert",
+        priority=Priority.URGENT.value,
+        bin_ids=list(alert.bin_ids),
+        channels=[c.value for c in alert.channels],
+        content=Content(texts=dict(alert.texts)).to_json(),
+        expires_at=alert.expires_at,
+    )
+    await start_fanout(fanout, event.correlationid, deps)
+
+
+async def handle_bulk_event(event: BulkEvent, deps: DispatchDeps) -> None:
+    if isinstance(event, NoticePublished):
+        notice = event.data
+        content = Content(texts=dict(notice.texts), subjects=dict(notice.subjects))
+        fanout = Fanout(
+            source_id=notice.notice_id,
+            kind="notice",
+            priority=Priority.BULK.value,
+            bin_ids=list(notice.bin_ids),
+            channels=[c.value for c in notice.channels],
+            content=content.to_json(),
+        )
+    else:
+        digest = event.data
+        renderings = digest.renderings
+        content = Content(
+            texts={lang: r.text for lang, r in renderings.items()},
+            subjects={lang: r.subject for lang, r in renderings.items()},
+            html={lang: r.html for lang, r in renderings.items()},
+        )
+        fanout = Fanout(
+            source_id=digest.digest_id,
+            kind="digest",
+            priority=Priority.BULK.value,
+            bin_ids=[digest.bin_id],
+            channels=["email"],
+            content=content.to_json(),
+        )
+    await start_fanout(fanout, event.correlationid, deps)
+
+
+async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await inbox.claim(conn, topo.DISPATCH_RECEIPTS.name, event.id):
+            return
+        updated = await repository.apply_receipts(conn, event.data.receipts)
+        if event.data.replies:
+            await _forward_replies(conn, event, deps)
+    for receipt in event.data.receipts:
+        metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, receipt.outcome.value).inc()
+    deps.progress.changed(r["source_id"] for r in updated)
+    temporary = [r for r in updated if r["status"] == DeliveryOutcome.TEMPORARY_FAILURE]
+    permanent = [r for r in updated if r["status"] == DeliveryOutcome.PERMANENT_FAILURE]
+    if temporary:
+        await _schedule_retries(temporary, event.correlationid, deps)
+    if permanent:
+        await _fall_back(permanent, event.correlationid, deps)
+
+
+async def _forward_replies(conn: Any, event: DeliveryReceipted, deps: DispatchDeps) -> None:
+    replies = event.data.replies
+    owners = {
+        r["delivery_id"]: r
+        for r in await repository.delivery_owners(conn, [x.delivery_id for x in replies])
+    }
+    forwarded = []
+    for reply in replies:
+        owner = owners.get(reply.delivery_id)
+        if owner is None:
+            continue
+        forwarded.append(
+            MemberReplied.create(
+                source=SOURCE,
+                correlation_id=event.correlationid,
+                data=MemberRepliedData(
+                    alert_id=owner["source_id"],
+                    member_id=owner["member_id"],
+                    bin_id=owner["bin_id"],
+                    channel=owner["channel"],
+                    text=reply.text,
+                    received_at=reply.received_at,
+                ),
+            )
+        )
+    await deps.runtime.enqueue(conn, forwarded)
+
+
+async def _schedule_retries(rows: list[Any], correlation_id: str, deps: DispatchDeps) -> None:
+    policy = deps.retry_policy
+    by_level: dict[int, list[uuid.UUID]] = defaultdict(list)
+    exhausted = []
+    for row in rows:
+        level = policy.level_for(row["attempts"])
+        if level is None:
+            exhausted.append(row["delivery_id"])
+        else:
+            by_level[level].append(row["delivery_id"])
+            metrics.RETRIES_SCHEDULED.labels(row["channel"]).inc()
+    channel = await deps.runtime.publisher.channel()
+    for level, ids in by_level.items():
+        due = DeliveryRetryDue.create(
+            source=SOURCE, correlation_id=correlation_id, data=DeliveryRetryDueData(deliveries=ids)
+        )
+        delay = policy.delay(level, deps.rng)
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                due.to_json(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=str(due.id),
+                correlation_id=correlation_id,
+                type=due.type,
+                expiration=delay,
+            ),
+            routing_key=deps.runtime.topology.retry_queue_name(
+                topo.DISPATCH_REDELIVERIES.name, level
+            ),
+        )
+    if exhausted:
+        await _fail(exhausted, "retries exhausted", correlation_id, deps)
+
+
+async def _fall_back(rows: list[Any], correlation_id: str, deps: DispatchDeps) -> None:
+    by_source: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for row in rows:
+        by_source[row["source_id"]].append(row["delivery_id"])
+        metrics.FALLBACKS.labels(row["channel"]).inc()
+    for source_id, failed_ids in by_source.items():
+        async with deps.pool.acquire() as conn:
+            fanout = await repository.get_fanout(conn, source_id)
+            if fanout is None or fanout.status == "cancelled":
+                continue
+            fallbacks = await repository.insert_fallbacks(conn, fanout, failed_ids)
+            reached = {r["member_id"] for r in fallbacks}
+            owners = await repository.delivery_owners(conn, failed_ids)
+            work = await repository.unsent_work(conn, source_id)
+        new_ids = {r["delivery_id"] for r in fallbacks}
+        await deps.engine.send_work(
+            fanout, [w for w in work if w.delivery_id in new_ids], correlation_id
+        )
+        # Members no further channel reaches: this delivery has failed for good.
+        no_channel_left = [o["delivery_id"] for o in owners if o["member_id"] not in reached]
+        if no_channel_left:
+            await _fail(
+                no_channel_left, "no channel left in the communication plan", correlation_id, deps
+            )
+
+
+async def _fail(
+    delivery_ids: list[uuid.UUID], reason: str, correlation_id: str, deps: DispatchDeps
+) -> None:
+    """Marks deliveries failed, announces delivery.failed.v1 and dead-letters each with its
+    history, from where an operator can replay it."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        failed = await repository.mark_failed(conn, delivery_ids)
+        await deps.runtime.enqueue(
+            conn,
+            [
+                DeliveryFailed.create(
+                    source=SOURCE,
+                    correlation_id=correlation_id,
+                    data=DeliveryFailedData(
+                        delivery_id=row["delivery_id"],
+                        source_id=row["source_id"],
+                        bin_id=row["bin_id"],
+                        channel=row["channel"],
+                        attempts=row["attempts"],
+                        reason=reason,
+                    ),
+                )
+                for row in failed
+            ],
+        )
+    channel = await deps.runtime.publisher.channel()
+    for row in failed:
+        metrics.DELIVERIES_FAILED.labels(row["channel"]).inc()
+        due = DeliveryRetryDue.create(
+            source=SOURCE,
+            correlation_id=correlation_id,
+            data=DeliveryRetryDueData(deliveries=[row["delivery_id"]]),
+        )
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                due.to_json(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=str(due.id),
+                type=due.type,
+                headers={
+                    topo.DEAD_LETTER_REASON_HEADER: f"delivery failed: {reason}",
+                    topo.DEAD_LETTER_QUEUE_HEADER: deps.runtime.topology.queue_name(
+                        topo.DISPATCH_REDELIVERIES.name
+                    ),
+                    "x-bin-delivery-history": orjson.dumps(row["history"]).decode(),
+                },
+            ),
+            routing_key=deps.runtime.topology.dead_letter_queue_name(
+                topo.DISPATCH_REDELIVERIES.name
+            ),
+        )
+
+
+async def handle_retry_due(event: DeliveryRetryDue, deps: DispatchDeps) -> None:
+    async with deps.pool.acquire() as conn:
+        claimed = await repository.claim_retries(conn, event.data.deliveries)
+    by_source: dict[uuid.UUID, list[repository.Work]] = defaultdict(list)
+    for source_id, work in claimed:
+        by_source[source_id].append(work)
+    for source_id, due in by_source.items():
+        async with deps.pool.acquire() as conn:
+            fanout = await repository.get_fanout(conn, source_id)
+        if fanout is not None:
+            await deps.engine.send_work(fanout, due, event.correlationid)
+
+
+def register(runtime: ServiceRuntime, deps: DispatchDeps) -> None:
+    """Wires the handlers to their queues."""
+
+    @runtime.subscriber(topo.DISPATCH_REGISTRY, title="dispatch.registry")
+    async def on_registry_event(event: RegistryEvent) -> None:
+        """Feeds the recipient projection from the registry's BIN and member events."""
+        await handle_registry_event(event, deps)
+
+    @runtime.subscriber(topo.DISPATCH_ALERTS, title="dispatch.alerts")
+    async def on_alert_event(event: AlertEvent) -> None:
+        """Fans an urgent alert out to its BINs' members; cancels one."""
+        await handle_alert_event(event, deps)
+
+    @runtime.subscriber(topo.DISPATCH_BULK, title="dispatch.bulk")
+    async def on_bulk_event(event: BulkEvent) -> None:
+        """Fans notices and digests out, on queues that never hold an urgent alert up."""
+        await handle_bulk_event(event, deps)
+
+    @runtime.subscriber(topo.DISPATCH_RECEIPTS, title="dispatch.receipts")
+    async def on_receipts(event: DeliveryReceipted) -> None:
+        """Records what gateways report; retries, falls back, forwards replies."""
+        await handle_receipts(event, deps)
+
+    @runtime.subscriber(topo.DISPATCH_REDELIVERIES, title="dispatch.redeliveries")
+    async def on_retry_due(event: DeliveryRetryDue) -> None:
+        """Sends deliveries again whose retry delay has passed."""
+        await handle_retry_due(event, deps)

@@ -1,0 +1,97 @@
+"""Composition root of the dispatch service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import Field
+
+from services.dispatch import costs, rate_limit
+from services.dispatch.domain.retry import DeliveryRetryPolicy
+from services.dispatch.engine import FanoutEngine
+from services.dispatch.handlers import DispatchDeps, register
+from services.dispatch.http import router
+from services.dispatch.progress import ProgressAnnouncer
+from services.dispatch.sweeper import Sweeper
+from shared import topology as topo
+from shared.runtime import ServiceRuntime, main
+from shared.settings import ServiceSettings
+from shared.signing import sign_member_token
+
+
+class DispatchSettings(ServiceSettings):
+    http_port: int = 8003
+    # Deliveries per gateway message: per-recipient messages cannot reach thousands a second.
+    batch_size: int = Field(default=1000, ge=1, le=5000)
+    # E-mail work carries long texts (digests): smaller batches keep messages small.
+    bulk_batch_size: int = Field(default=100, ge=1, le=5000)
+    batches_in_flight: int = Field(default=16, ge=1, le=256)
+    # Messages per second each channel's gateway accepts, across all replicas together,
+    # e.g. BIN_GATEWAY_RATE_LIMITS='{"sms": 100}'. A channel not named has no limit.
+    gateway_rate_limits: dict[str, float] = Field(default_factory=dict)
+    # Members' signed links to their preferences page (the page is the registry's).
+    preferences_base_url: str = "http://127.0.0.1:8001/preferences"
+    link_secret: str = "development-only-link-secret-change-me"  # noqa: S105
+    link_ttl_days: int = Field(default=30, ge=1, le=365)
+    # What one message costs the municipality, for the monthly cost report.
+    sms_price_eur: float = Field(default=0.06, ge=0)
+    voice_price_eur: float = Field(default=0.12, ge=0)
+
+
+def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    settings = settings or DispatchSettings()
+    runtime = ServiceRuntime(
+        name="dispatch",
+        settings=settings,
+        # Dispatch also declares the gateway queues it feeds, so no work is published into
+        # nowhere while a gateway is not connected yet.
+        queues=(
+            topo.DISPATCH_REGISTRY,
+            topo.DISPATCH_ALERTS,
+            topo.DISPATCH_BULK,
+            topo.DISPATCH_RECEIPTS,
+            topo.DISPATCH_REDELIVERIES,
+            *topo.GATEWAY_QUEUES,
+        ),
+        sql_dir=Path(__file__).parent / "sql",
+    )
+    engine = FanoutEngine(
+        runtime,
+        settings.batch_size,
+        settings.bulk_batch_size,
+        settings.batches_in_flight,
+        rate_limited=bool(settings.gateway_rate_limits),
+        preferences_url=lambda member_id: (
+            f"{settings.preferences_base_url}/"
+            f"{sign_member_token(settings.link_secret, member_id, settings.link_ttl_days * 86400)}"
+        ),
+    )
+
+    async def configure_rate_limits(runtime: ServiceRuntime) -> None:
+        async with runtime.pool.acquire() as conn:
+            await rate_limit.configure(conn, settings.gateway_rate_limits)
+
+    runtime.on_start.append(configure_rate_limits)
+    # A delivery a gateway failed temporarily waits in the same delay levels as a failed
+    # message (BIN_RETRY_DELAYS): one setting, and the delay queues' TTLs bound the jitter.
+    # Well past the longest retry delay (and its queue's TTL), a delivery is stuck, not waiting.
+    sweeper = Sweeper(runtime, engine, stuck_after=2 * max(settings.retry_delays) + 60)
+    runtime.on_start.append(sweeper.start)
+    runtime.on_stop.append(sweeper.stop)
+    progress = ProgressAnnouncer(runtime)
+    runtime.on_start.append(progress.start)
+    runtime.on_stop.append(progress.stop)
+    register(
+        runtime,
+        DispatchDeps(runtime, engine, DeliveryRetryPolicy(settings.retry_delays), progress),
+    )
+    app = runtime.http_app([router, costs.router])
+    app.state.engine = engine
+    app.state.sweeper = sweeper
+    app.state.prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
+    return runtime, app
+
+
+def run() -> None:
+    main(build)

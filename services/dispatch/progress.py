@@ -1,0 +1,89 @@
+"""Throttled live progress: a ``fanout.progressed.v1`` event at most once a second per
+fan-out that changed, for dashboards and the operators' console.
+
+Progress events are a view, not a record: they go straight to the broker (no outbox), and a
+lost one is replaced by the next. Each replica announces the fan-outs whose receipts it
+handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterable
+
+from services.dispatch import repository
+from shared.events import Channel
+from shared.events.dispatch import ChannelProgress, FanoutProgressed, FanoutProgressedData
+from shared.logging import get_logger
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+
+def deliveries_targeted(by_status: dict[str, int]) -> int:
+    """Delivery rows of a channel ("sent" counts handed messages, retries included)."""
+    return sum(n for status, n in by_status.items() if status != "sent")
+
+
+def summarise(
+    source_id: uuid.UUID, by_channel: dict[str, dict[str, int]], members: dict[str, int]
+) -> FanoutProgressedData:
+    cancelled = sum(s.get("cancelled", 0) for s in by_channel.values())
+    pending = members["targeted"] - members["delivered"] - members["failed"] - cancelled
+    return FanoutProgressedData(
+        source_id=source_id,
+        targeted=members["targeted"],
+        delivered=members["delivered"],
+        failed=members["failed"],
+        pending=max(pending, 0),
+        channels={
+            Channel(channel): ChannelProgress(
+                targeted=deliveries_targeted(counts),
+                delivered=counts.get("delivered", 0),
+                failed=counts.get("failed", 0),
+            )
+            for channel, counts in by_channel.items()
+        },
+    )
+
+
+class ProgressAnnouncer:
+    def __init__(self, runtime: ServiceRuntime, interval: float = 1.0) -> None:
+        self.runtime = runtime
+        self.interval = interval
+        self._changed: set[uuid.UUID] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def changed(self, source_ids: Iterable[uuid.UUID]) -> None:
+        self._changed.update(source_ids)
+
+    async def start(self, _: ServiceRuntime) -> None:
+        self._task = asyncio.create_task(self._run(), name="progress-announcer")
+
+    async def stop(self, _: ServiceRuntime) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.announce()  # the last word on what finished
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.announce()
+            except Exception as error:  # noqa: BLE001
+                log.warning("progress not announced", error=repr(error))
+
+    async def announce(self) -> None:
+        due, self._changed = self._changed, set()
+        for source_id in due:
+            async with self.runtime.pool.acquire() as conn:
+                found = await repository.progress(conn, source_id)
+            if found is None:
+                continue
+            await self.runtime.publisher.publish(
+                FanoutProgressed.create(source="dispatch", data=summarise(source_id, *found))
+            )

@@ -1,0 +1,379 @@
+"""Dispatch's SQL: the recipient projection, fan-outs, deliveries, receipts, progress."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.database import Connection
+from shared.events import BinRegisteredData, DeliveryReceipt, MemberRegisteredData
+
+UPSERT_BIN = """
+INSERT INTO bin_projection (bin_id, police_zone, municipality, urgent_channels, news_channels,
+                            languages)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (bin_id) DO UPDATE SET
+    police_zone = EXCLUDED.police_zone, municipality = EXCLUDED.municipality,
+    urgent_channels = EXCLUDED.urgent_channels, news_channels = EXCLUDED.news_channels,
+    languages = EXCLUDED.languages
+"""
+UPSERT_RECIPIENT = """
+INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (member_id) DO UPDATE SET
+    language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
+    push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms
+"""
+INSERT_MEMBERSHIP = """
+INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
+"""
+DELETE_MEMBERSHIP = "DELETE FROM membership WHERE bin_id = $1 AND member_id = $2"
+# Erasure: the projection forgets the member; deliveries keep no contact data of their own.
+DELETE_RECIPIENT = "DELETE FROM recipient WHERE member_id = $1"
+
+INSERT_FANOUT = """
+INSERT INTO fanout (source_id, kind, priority, bin_ids, channels, content, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (source_id) DO NOTHING
+"""
+SELECT_FANOUT = """
+SELECT source_id, kind, priority, bin_ids, channels, content, status, expires_at
+FROM fanout WHERE source_id = $1
+"""
+MARK_FANOUT_DISPATCHED = """
+UPDATE fanout SET status = 'dispatched', dispatched_at = now()
+WHERE source_id = $1 AND status = 'planning'
+"""
+CANCEL_FANOUT = """
+UPDATE fanout SET status = 'cancelled' WHERE source_id = $1 AND status <> 'cancelled'
+"""
+CANCEL_QUEUED_DELIVERIES = """
+UPDATE delivery SET status = 'cancelled', updated_at = now()
+WHERE source_id = $1 AND status IN ('queued', 'temporary_failure')
+"""
+
+
+def _pick_channel(channels: str, priority: str, not_tried_for: str | None = None) -> str:
+    """The channel a member gets: the first of the fan-out's own list, else of the BIN's plan
+    (urgent or news channels by priority), that the member can be reached on (and, for a
+    fallback, that was not tried yet for this fan-out). SMS only for the member the
+    municipality subsidises."""
+    not_tried = (
+        f"""
+      AND NOT EXISTS (SELECT 1 FROM delivery tried
+                      WHERE tried.source_id = {not_tried_for} AND tried.member_id = r.member_id
+                        AND tried.channel = c.channel)"""
+        if not_tried_for
+        else ""
+    )
+    return f"""
+CROSS JOIN LATERAL (
+    SELECT c.channel
+    FROM unnest(
+        CASE WHEN cardinality({channels}::text[]) > 0 THEN {channels}::text[]
+             WHEN {priority} = 'urgent' THEN b.urgent_channels
+             ELSE b.news_channels END
+    ) WITH ORDINALITY AS c(channel, ord)
+    WHERE ((c.channel = 'sms' AND cardinality(r.phones) > 0 AND r.subsidised_sms)
+        OR (c.channel = 'voice' AND cardinality(r.phones) > 0)
+        OR (c.channel = 'email' AND r.email IS NOT NULL)
+        OR (c.channel = 'push' AND r.push_token IS NOT NULL)){not_tried}
+    ORDER BY c.ord
+    LIMIT 1
+) pick
+"""
+
+
+_ADDRESS = """
+CASE pick.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                  ELSE r.phones[1] END
+"""
+# Every (member, BIN) pair of the targeted BINs, read through a cursor so the first batch
+# leaves before the last member is read. One query for all BINs, not one per BIN: a member
+# of two BINs is skipped in Python (the engine keeps the ids it has seen), which is linear,
+# where excluding earlier BINs in SQL was quadratic. No ORDER BY: sorting 100,000 rows
+# before the first one comes out cost more than the whole first-batch budget; a member of
+# two targeted BINs is reached once, through whichever of them comes first.
+STREAM_RECIPIENTS = f"""
+SELECT m.member_id, m.bin_id, r.language, pick.channel, {_ADDRESS} AS address
+FROM unnest($1::uuid[]) AS t(bin_id)
+JOIN membership m ON m.bin_id = t.bin_id
+JOIN recipient r ON r.member_id = m.member_id
+JOIN bin_projection b ON b.bin_id = t.bin_id
+{_pick_channel("$2", "$3")}
+"""
+# Members a resumed fan-out already has deliveries for.
+SELECT_TARGETED_MEMBERS = "SELECT DISTINCT member_id FROM delivery WHERE source_id = $1"
+DELIVERY_COLUMNS = (
+    "delivery_id",
+    "source_id",
+    "member_id",
+    "bin_id",
+    "channel",
+    "language",
+    "batch_id",
+)
+
+# Work that was written but never confirmed sent (a replica died in between): sent again on
+# resume; the delivery id lets the gateway drop a copy it already has.
+SELECT_UNSENT_WORK = """
+SELECT d.delivery_id, d.channel, d.language, d.member_id,
+       CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      ELSE r.phones[1] END AS address
+FROM delivery d JOIN recipient r ON r.member_id = d.member_id
+WHERE d.source_id = $1 AND d.status = 'queued'
+  AND (d.batch_id IS NULL
+       OR NOT EXISTS (SELECT 1 FROM fanout_batch b WHERE b.batch_id = d.batch_id))
+"""
+RECORD_BATCH = """
+INSERT INTO fanout_batch (batch_id, source_id, channel, deliveries) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+"""
+ASSIGN_BATCH = "UPDATE delivery SET batch_id = $1 WHERE delivery_id = ANY($2::uuid[])"
+
+# Final outcomes are never overwritten by a late or replayed receipt.
+APPLY_RECEIPTS = """
+UPDATE delivery d
+SET status = u.outcome, detail = u.detail, updated_at = clock_timestamp(),
+    -- The history is for dead letters: failures only, so the common case writes less.
+    history = CASE WHEN u.outcome = 'delivered' THEN d.history
+                   ELSE d.history || jsonb_build_array(jsonb_build_object(
+                       'attempt', d.attempts, 'channel', d.channel, 'outcome', u.outcome,
+                       'detail', u.detail, 'at', u.at)) END
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[])
+     AS u(delivery_id, outcome, at, detail)
+WHERE d.delivery_id = u.delivery_id
+  AND d.status NOT IN ('delivered', 'permanent_failure', 'failed', 'cancelled')
+RETURNING d.delivery_id, d.source_id, d.member_id, d.bin_id, d.channel, d.status, d.attempts
+"""
+# A retry is due: the same delivery, same id, one attempt more.
+CLAIM_RETRIES = """
+UPDATE delivery d
+SET status = 'queued', attempts = d.attempts + 1, batch_id = NULL, updated_at = now()
+FROM recipient r
+WHERE d.delivery_id = ANY($1::uuid[]) AND d.status IN ('temporary_failure', 'failed')
+  AND r.member_id = d.member_id
+RETURNING d.delivery_id, d.source_id, d.channel, d.language, d.member_id,
+          CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                         ELSE r.phones[1] END AS address
+"""
+MARK_FAILED = """
+UPDATE delivery SET status = 'failed', updated_at = now()
+WHERE delivery_id = ANY($1::uuid[]) AND status IN ('temporary_failure', 'permanent_failure')
+RETURNING delivery_id, source_id, member_id, bin_id, channel, attempts, detail, history
+"""
+# Fallback: for members whose delivery failed permanently, a new delivery on the next
+# channel of the plan they can be reached on (the lateral pick skips channels tried).
+INSERT_FALLBACKS = f"""
+INSERT INTO delivery (delivery_id, source_id, member_id, bin_id, channel, language)
+SELECT gen_random_uuid(), $1, failed.member_id, failed.bin_id, pick.channel, r.language
+FROM unnest($2::uuid[]) AS failed_id(delivery_id)
+JOIN delivery failed ON failed.delivery_id = failed_id.delivery_id
+JOIN recipient r ON r.member_id = failed.member_id
+JOIN bin_projection b ON b.bin_id = failed.bin_id
+{_pick_channel("$3", "$4", not_tried_for="$1")}
+ON CONFLICT DO NOTHING
+RETURNING delivery_id, member_id
+"""
+SELECT_DELIVERY_OWNERS = """
+SELECT delivery_id, source_id, member_id, bin_id, channel FROM delivery
+WHERE delivery_id = ANY($1::uuid[])
+"""
+SELECT_FANOUT_EXISTS = "SELECT kind FROM fanout WHERE source_id = $1"
+SELECT_PROGRESS = """
+SELECT channel, status, count(*) AS deliveries
+FROM delivery WHERE source_id = $1 GROUP BY channel, status
+"""
+# Handed to the gateways, retries included: one row per confirmed gateway message.
+SELECT_SENT = """
+SELECT channel, sum(deliveries)::int AS sent FROM fanout_batch
+WHERE source_id = $1 GROUP BY channel
+"""
+SELECT_MEMBER_OUTCOMES = """
+SELECT count(DISTINCT member_id) AS targeted,
+       count(DISTINCT member_id) FILTER (WHERE status = 'delivered') AS delivered,
+       count(DISTINCT member_id) FILTER (WHERE status = 'failed') AS failed
+FROM delivery WHERE source_id = $1
+"""
+
+
+@dataclass(frozen=True)
+class Fanout:
+    source_id: uuid.UUID
+    kind: str
+    priority: str
+    bin_ids: list[uuid.UUID]
+    channels: list[str]
+    content: dict[str, Any]
+    status: str = "planning"
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    delivery_id: uuid.UUID
+    channel: str
+    language: str
+    address: str
+    member_id: uuid.UUID
+    bin_id: uuid.UUID | None = None
+
+
+async def project_bin(conn: Connection, data: BinRegisteredData) -> None:
+    plan = data.communication_plan
+    await conn.execute(
+        UPSERT_BIN,
+        data.bin_id,
+        data.police_zone,
+        data.municipality,
+        [c.value for c in plan.urgent_channels],
+        [c.value for c in plan.news_channels],
+        [lang.value for lang in plan.languages],
+    )
+
+
+async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
+    await conn.execute(
+        UPSERT_RECIPIENT,
+        data.member_id,
+        data.language.value,
+        data.contact.phones,
+        data.contact.email,
+        data.contact.push_token,
+        data.subsidised_sms,
+    )
+    await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
+
+
+async def remove_membership(conn: Connection, bin_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    await conn.execute(DELETE_MEMBERSHIP, bin_id, member_id)
+
+
+async def erase_member(conn: Connection, member_id: uuid.UUID) -> None:
+    await conn.execute(DELETE_RECIPIENT, member_id)
+
+
+async def create_fanout(conn: Connection, fanout: Fanout) -> None:
+    await conn.execute(
+        INSERT_FANOUT,
+        fanout.source_id,
+        fanout.kind,
+        fanout.priority,
+        fanout.bin_ids,
+        fanout.channels,
+        fanout.content,
+        fanout.expires_at,
+    )
+
+
+async def get_fanout(conn: Connection, source_id: uuid.UUID) -> Fanout | None:
+    row = await conn.fetchrow(SELECT_FANOUT, source_id)
+    return Fanout(**dict(row)) if row else None
+
+
+async def mark_dispatched(conn: Connection, source_id: uuid.UUID) -> None:
+    await conn.execute(MARK_FANOUT_DISPATCHED, source_id)
+
+
+async def cancel(conn: Connection, source_id: uuid.UUID) -> int:
+    await conn.execute(CANCEL_FANOUT, source_id)
+    status = await conn.execute(CANCEL_QUEUED_DELIVERIES, source_id)
+    return int(status.split()[-1])
+
+
+async def stream_recipients(conn: Connection, fanout: Fanout) -> AsyncIterator[Any]:
+    """Rows (member_id, bin_id, language, channel, address); call inside a transaction."""
+    cursor = conn.cursor(
+        STREAM_RECIPIENTS, fanout.bin_ids, fanout.channels, fanout.priority, prefetch=1000
+    )
+    async for row in cursor:
+        yield row
+
+
+async def targeted_members(conn: Connection, source_id: uuid.UUID) -> set[uuid.UUID]:
+    return {r["member_id"] for r in await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)}
+
+
+async def copy_deliveries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    await conn.copy_records_to_table("delivery", records=rows, columns=DELIVERY_COLUMNS)
+
+
+async def unsent_work(conn: Connection, source_id: uuid.UUID) -> list[Work]:
+    return [_work(r) for r in await conn.fetch(SELECT_UNSENT_WORK, source_id)]
+
+
+async def record_batch(
+    conn: Connection,
+    batch_id: uuid.UUID,
+    source_id: uuid.UUID,
+    channel: str,
+    delivery_ids: Sequence[uuid.UUID],
+    assigned: bool,
+) -> None:
+    """Notes a confirmed gateway message; ``assigned``: its rows already carry the batch id."""
+    if assigned:
+        await conn.execute(RECORD_BATCH, batch_id, source_id, channel, len(delivery_ids))
+        return
+    async with conn.transaction():
+        await conn.execute(RECORD_BATCH, batch_id, source_id, channel, len(delivery_ids))
+        await conn.execute(ASSIGN_BATCH, batch_id, list(delivery_ids))
+
+
+async def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt]) -> list[Any]:
+    return list(
+        await conn.fetch(
+            APPLY_RECEIPTS,
+            [r.delivery_id for r in receipts],
+            [r.outcome.value for r in receipts],
+            [r.at for r in receipts],
+            [r.detail for r in receipts],
+        )
+    )
+
+
+async def claim_retries(
+    conn: Connection, delivery_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, Work]]:
+    rows = await conn.fetch(CLAIM_RETRIES, list(delivery_ids))
+    return [(r["source_id"], _work(r)) for r in rows]
+
+
+async def mark_failed(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> list[Any]:
+    return list(await conn.fetch(MARK_FAILED, list(delivery_ids)))
+
+
+async def insert_fallbacks(
+    conn: Connection, fanout: Fanout, failed_ids: Sequence[uuid.UUID]
+) -> list[Any]:
+    return list(
+        await conn.fetch(
+            INSERT_FALLBACKS, fanout.source_id, list(failed_ids), fanout.channels, fanout.priority
+        )
+    )
+
+
+async def delivery_owners(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> list[Any]:
+    return list(await conn.fetch(SELECT_DELIVERY_OWNERS, list(delivery_ids)))
+
+
+async def progress(
+    conn: Connection, source_id: uuid.UUID
+) -> tuple[dict[str, dict[str, int]], dict[str, int]] | None:
+    if await conn.fetchval(SELECT_FANOUT_EXISTS, source_id) is None:
+        return None
+    by_channel: dict[str, dict[str, int]] = {}
+    for row in await conn.fetch(SELECT_PROGRESS, source_id):
+        by_channel.setdefault(row["channel"], {})[row["status"]] = row["deliveries"]
+    for row in await conn.fetch(SELECT_SENT, source_id):
+        by_channel.setdefault(row["channel"], {})["sent"] = row["sent"]
+    outcomes = await conn.fetchrow(SELECT_MEMBER_OUTCOMES, source_id)
+    return by_channel, dict(outcomes) if outcomes else {}
+
+
+def _work(row: Any) -> Work:
+    return Work(
+        row["delivery_id"], row["channel"], row["language"], row["address"], row["member_id"]
+    )

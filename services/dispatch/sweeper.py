@@ -1,0 +1,87 @@
+"""Picks up deliveries a crash left behind, so none waits forever.
+
+Two windows exist: a replica dies after recording a temporary failure but before parking
+the retry in a delay queue; or after claiming a retry or a fallback but before publishing it.
+Every minute the sweeper looks for deliveries stuck well past the longest retry delay and
+sends them again (same delivery ids, so a gateway drops what it already has).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from services.dispatch import repository
+from services.dispatch.engine import FanoutEngine
+from shared.logging import get_logger
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+STUCK_RETRIES = """
+SELECT delivery_id FROM delivery
+WHERE status = 'temporary_failure' AND updated_at < clock_timestamp() - $1::interval
+LIMIT 5000
+"""
+STUCK_UNSENT = """
+SELECT DISTINCT d.source_id FROM delivery d JOIN fanout f ON f.source_id = d.source_id
+WHERE d.status = 'queued' AND d.batch_id IS NULL AND f.status = 'dispatched'
+  AND d.updated_at < clock_timestamp() - $1::interval
+"""
+
+
+class Sweeper:
+    def __init__(self, runtime: ServiceRuntime, engine: FanoutEngine, stuck_after: float) -> None:
+        self.runtime = runtime
+        self.engine = engine
+        self.stuck_after = timedelta(seconds=stuck_after)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, _: ServiceRuntime) -> None:
+        self._task = asyncio.create_task(self._run(), name="delivery-sweeper")
+
+    async def stop(self, _: ServiceRuntime) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            try:
+                await self.sweep_once()
+            except Exception as error:  # noqa: BLE001
+                log.warning("sweep failed, will try again", error=repr(error))
+
+    async def sweep_once(self) -> int:
+        """Sends stuck deliveries again; returns how many."""
+        async with self.runtime.pool.acquire() as conn:
+            stuck = [r["delivery_id"] for r in await conn.fetch(STUCK_RETRIES, self.stuck_after)]
+            claimed: list[tuple[uuid.UUID, repository.Work]] = (
+                await repository.claim_retries(conn, stuck) if stuck else []
+            )
+            unsent_sources = [
+                r["source_id"] for r in await conn.fetch(STUCK_UNSENT, self.stuck_after)
+            ]
+        by_source: dict[uuid.UUID, list[repository.Work]] = defaultdict(list)
+        for source_id, retry in claimed:
+            by_source[source_id].append(retry)
+        for source_id in unsent_sources:
+            async with self.runtime.pool.acquire() as conn:
+                by_source[source_id].extend(await repository.unsent_work(conn, source_id))
+        swept = 0
+        for source_id, work in by_source.items():
+            async with self.runtime.pool.acquire() as conn:
+                fanout = await repository.get_fanout(conn, source_id)
+            if fanout is None or not work:
+                continue
+            unique = list({w.delivery_id: w for w in work}.values())
+            await self.engine.send_work(fanout, unique, correlation_id=f"sweep-{source_id}")
+            swept += len(unique)
+        if swept:
+            log.warning("stuck deliveries sent again", deliveries=swept)
+        return swept

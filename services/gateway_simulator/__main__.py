@@ -1,0 +1,3 @@
+from services.gateway_simulator.main import run
+
+run()

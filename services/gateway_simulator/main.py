@@ -1,0 +1,99 @@
+"""Composition root of the gateway simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from fastapi import APIRouter, FastAPI
+from pydantic import Field
+
+from services.gateway_simulator.behaviour import GatewayBehaviour
+from shared import topology as topo
+from shared.events import DeliveryReceipted, DeliveryReceiptedData, DeliveryRequested
+from shared.runtime import ServiceRuntime, main
+from shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    http_port: int = 8005
+    gateway_latency_ms: float = Field(default=20.0, ge=0)
+    gateway_temporary_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    gateway_permanent_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    gateway_seed: int | None = None
+    gateway_max_temporary_failures: int | None = Field(default=None, ge=0)
+    gateway_failing_channels: list[str] = Field(default_factory=list)
+
+
+def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    settings = settings or GatewaySettings()
+    runtime = ServiceRuntime(
+        name="gateway-simulator",
+        settings=settings,
+        queues=(*topo.GATEWAY_QUEUES, topo.DISPATCH_RECEIPTS),
+        uses_database=False,
+    )
+    behaviour = GatewayBehaviour(
+        settings.gateway_temporary_failure_rate,
+        settings.gateway_permanent_failure_rate,
+        settings.gateway_seed,
+        settings.gateway_max_temporary_failures,
+        settings.gateway_failing_channels,
+    )
+    sent: Counter[str] = Counter()
+    # Deliveries by channel and language ("email:fr"), so tests see who got which text.
+    languages: Counter[str] = Counter()
+    # Per fan-out: when its first and last batch arrived (wall clock), for benchmarks.
+    sources: dict[str, dict[str, float]] = {}
+
+    async def deliver(work: DeliveryRequested) -> None:
+        arrived = time.time()
+        seen = sources.setdefault(
+            str(work.data.source_id), {"first_batch_at": arrived, "deliveries": 0}
+        )
+        seen["last_batch_at"] = arrived
+        seen["deliveries"] += len(work.data.deliveries)
+        for item in work.data.deliveries:
+            languages[f"{work.data.channel.value}:{item.language.value}"] += 1
+        if settings.gateway_latency_ms:
+            await asyncio.sleep(settings.gateway_latency_ms / 1000)
+        receipts = behaviour.send(work.data.deliveries, work.data.channel.value)
+        sent[work.data.channel.value] += len(work.data.deliveries)
+        await runtime.publisher.publish(
+            DeliveryReceipted.create(
+                source="gateway-simulator",
+                correlation_id=work.correlationid,
+                data=DeliveryReceiptedData(
+                    gateway=f"simulated-{work.data.channel.value}",
+                    channel=work.data.channel,
+                    receipts=receipts,
+                ),
+            )
+        )
+
+    for spec in topo.GATEWAY_QUEUES:
+        runtime.subscriber(spec, title=spec.name)(deliver)
+
+    stats = APIRouter(tags=["simulator"])
+
+    @stats.get("/stats", summary="What the simulator was asked to send")
+    async def get_stats() -> dict[str, object]:
+        return {
+            "sent": dict(sent),
+            "unique": len(behaviour.seen),
+            "duplicates": behaviour.duplicates,
+            "languages": dict(languages),
+        }
+
+    @stats.get("/stats/sources/{source_id}", summary="When a fan-out's batches arrived")
+    async def get_source(source_id: str) -> dict[str, float]:
+        return sources.get(source_id, {})
+
+    app = runtime.http_app([stats])
+    app.state.behaviour = behaviour
+    return runtime, app
+
+
+def run() -> None:
+    main(build)

@@ -1,0 +1,1 @@
+"""Intake: the police operators' HTTP interface for reports, alerts, notices and news."""

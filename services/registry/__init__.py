@@ -1,0 +1,1 @@
+"""Registry: BINs, their areas and lifecycle, members and how to reach them."""

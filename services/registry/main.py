@@ -1,0 +1,28 @@
+"""Composition root of the registry service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.registry.http import router
+from shared.runtime import ServiceRuntime, main
+from shared.settings import ServiceSettings
+
+
+class RegistrySettings(ServiceSettings):
+    http_port: int = 8001
+
+
+def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime(
+        name="registry",
+        settings=settings or RegistrySettings(),
+        sql_dir=Path(__file__).parent / "sql",
+    )
+    return runtime, runtime.http_app([router])
+
+
+def run() -> None:
+    main(build)

@@ -1,0 +1,1 @@
+"""The BIN platform's shared package: events, topology, settings, logging, metrics, messaging."""

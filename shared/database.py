@@ -1,0 +1,35 @@
+"""The asyncpg pool of a service, confined to the service's own schema."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python values, so no repository encodes or decodes JSON by hand.
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+    )
+
+
+async def create_pool(dsn: str, schema: str, size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        # Unqualified names in a service's SQL resolve to its own schema only.
+        server_settings={"search_path": schema, "application_name": schema},
+        command_timeout=60,
+        init=_init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+# What repository functions take: a plain connection or one borrowed from the pool.
+Connection = asyncpg.Connection | PoolConnectionProxy

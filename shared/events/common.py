@@ -1,0 +1,51 @@
+"""Value types shared by the events of every service."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.events.envelope import EventData
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+    PUSH = "push"
+
+
+class Language(StrEnum):
+    NL = "nl"
+    FR = "fr"
+    DE = "de"
+
+
+class BinKind(StrEnum):
+    BIN = "bin"
+    BIN_Z = "bin_z"
+
+
+class Priority(StrEnum):
+    """Urgent work never waits behind bulk work: they travel on separate queues."""
+
+    URGENT = "urgent"
+    BULK = "bulk"
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary_failure"
+    PERMANENT_FAILURE = "permanent_failure"
+
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+MessageText = Annotated[str, Field(min_length=1, max_length=1600)]
+
+
+class CommunicationPlan(EventData):
+    urgent_channels: list[Channel] = Field(min_length=1, max_length=4)
+    news_channels: list[Channel] = Field(min_length=1, max_length=4)
+    languages: list[Language] = Field(min_length=1, max_length=3)

@@ -1,0 +1,1 @@
+"""Messaging on RabbitMQ: the broker, reliable consumption, outbox and inbox."""

@@ -1,0 +1,93 @@
+"""A publishing connection to RabbitMQ with publisher confirms.
+
+Kept apart from FastStream's consuming connection, as RabbitMQ advises: flow control on a
+busy publisher then never stalls the consumers of the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+
+from shared import topology as topo
+from shared.events.envelope import Envelope
+from shared.topology import Topology
+
+
+class Publisher:
+    def __init__(self, amqp_url: str, topology: Topology, in_flight: int = 256) -> None:
+        self.amqp_url = amqp_url
+        self.topology = topology
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        # Confirms pipeline: many publishes in flight, bounded so memory stays flat.
+        self._in_flight = asyncio.Semaphore(in_flight)
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self.amqp_url, timeout=10, client_properties={"connection_name": "publisher"}
+        )
+        self._channel = await self._connection.channel(publisher_confirms=True)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._channel = None
+        self._exchanges.clear()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def channel(self) -> AbstractRobustChannel:
+        if self._channel is None:
+            raise RuntimeError("publisher is not connected")
+        return self._channel
+
+    async def declare(self, queues: tuple[topo.QueueSpec, ...]) -> None:
+        await topo.declare(await self.channel(), self.topology, queues)
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if name not in self._exchanges:
+            channel = await self.channel()
+            self._exchanges[name] = await channel.get_exchange(name, ensure=False)
+        return self._exchanges[name]
+
+    async def publish_raw(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        correlation_id: str,
+        message_type: str,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """Publishes one persistent JSON message and waits for the broker's confirm."""
+        target = await self._exchange(exchange)
+        message = aio_pika.Message(
+            body=body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+            correlation_id=correlation_id,
+            type=message_type,
+            headers=headers or {},
+        )
+        async with self._in_flight:
+            await target.publish(message, routing_key=routing_key, timeout=30)
+
+    async def publish(self, event: Envelope[Any], routing_key: str | None = None) -> None:
+        await self.publish_raw(
+            self.topology.exchange_name(event.visibility),
+            routing_key or event.type,
+            event.to_json(),
+            message_id=str(event.id),
+            correlation_id=event.correlationid,
+            message_type=event.type,
+        )

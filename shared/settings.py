@@ -1,0 +1,39 @@
+"""Settings from environment variables, all prefixed ``BIN_``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where the broker and database are, where to listen."""
+
+    model_config = SettingsConfigDict(env_prefix="BIN_", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # Every exchange and queue name starts with this; test runs use their own to stay isolated.
+    topology_prefix: str = Field(default="bin", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    prefetch: int = Field(default=200, ge=1, le=2000)
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Seconds in-flight messages get to finish on SIGTERM before the process gives up on them
+    # (they are then redelivered, never acked unfinished).
+    graceful_timeout: float = Field(default=20.0, gt=0)
+    # Delay levels (seconds) for a handler's transient failures, then the dead-letter queue.
+    # Changing them needs the retry queues deleted first: RabbitMQ cannot alter a queue's TTL.
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    # "quorum" (durable, replicated, poison-message limit) in production; "classic" for test
+    # runs, which create and delete their queues (see shared.topology.Topology.queue_type).
+    queue_type: str = Field(default="quorum", pattern="^(quorum|classic)$")
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_interval: float = Field(default=1.0, gt=0)
+
+
+def database_schema(service: str) -> str:
+    """The PostgreSQL schema a service owns; no service reads another's."""
+    return service.replace("-", "_")

@@ -1,0 +1,51 @@
+"""Fixtures for the whole suite; the markers follow the folder a test lives in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.infrastructure import (
+    Infrastructure,
+    InfrastructureMissing,
+    infrastructure,
+    isolated_database,
+)
+
+TESTS = Path(__file__).parent
+
+# Test runs create and delete their queues; classic queues take that churn, quorum queues
+# do not (see shared.topology.Topology.queue_type). Subprocesses inherit the setting.
+# tests/integration/test_quorum_topology.py declares the production quorum topology once.
+os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if kind in {"unit", "integration", "e2e"}:
+            item.add_marker(getattr(pytest.mark, kind))
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    try:
+        with infrastructure() as found:
+            yield found
+    except InfrastructureMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def amqp_url(infra: Infrastructure) -> str:
+    return infra.amqp_url
+
+
+@pytest.fixture(scope="session")
+def database_url(infra: Infrastructure) -> Iterator[str]:
+    """This run's own database; every service migrates its own schema into it."""
+    with isolated_database(infra.database_url) as url:
+        yield url

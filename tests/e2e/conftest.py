@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.system import RunningSystem
+
+
+@pytest.fixture(scope="module")
+def system(
+    amqp_url: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSystem]:
+    running = RunningSystem(amqp_url, database_url, Path(tmp_path_factory.mktemp("logs")))
+    running.migrate()
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        running.delete_topology()

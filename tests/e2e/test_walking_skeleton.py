@@ -1,0 +1,226 @@
+"""An operator's alert reaches every member through the gateway: every hop real, every
+service its own process, over the real broker and database."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+
+import aio_pika
+import httpx
+
+from shared import topology as topo
+from tests.e2e.system import SERVICES, RunningSystem
+from tests.helpers import drain, eventually
+
+PLAN = {
+    "urgent_channels": ["sms", "voice", "email"],
+    "news_channels": ["email"],
+    "languages": ["nl", "fr"],
+}
+
+
+def seeded_member(n: int) -> dict[str, object]:
+    kind = n % 3
+    return {
+        "full_name": f"Testlid Nummer{n}",
+        "phones": [f"0470 {n // 10000:02d} {n // 100 % 100:02d} {n % 100:02d}"] if kind < 2 else [],
+        "email": f"lid{n}@voorbeeld.be",
+        "language": "nl" if n % 2 else "fr",
+        "subsidised_sms": kind == 0,
+    }
+
+
+async def register_bin_with_members(
+    client: httpx.AsyncClient, system: RunningSystem, count: int
+) -> tuple[str, list[dict[str, object]]]:
+    registry = system.url("registry")
+    response = await client.post(
+        f"{registry}/bins",
+        json={
+            "name": "Kessel-Lo Noord",
+            "kind": "bin",
+            "municipality": "Leuven",
+            "police_zone": "Leuven",
+            "communication_plan": PLAN,
+        },
+    )
+    assert response.status_code == 201, response.text
+    bin_id = response.json()["bin_id"]
+    members = [seeded_member(n) for n in range(count)]
+    for body in members:
+        created = await client.post(f"{registry}/bins/{bin_id}/members", json=body)
+        assert created.status_code == 201, created.text
+    return bin_id, members
+
+
+async def issue_alert_and_follow(
+    client: httpx.AsyncClient, system: RunningSystem, bin_id: str, expected: int
+) -> dict[str, object]:
+    accepted = await client.post(
+        f"{system.url('intake')}/alerts",
+        json={
+            "bin_ids": [bin_id],
+            "texts": {
+                "nl": "Verdachte wagen in de Abdijstraat",
+                "fr": "Voiture suspecte rue de l'Abbaye",
+            },
+        },
+    )
+    assert accepted.status_code == 202, accepted.text
+    progress_url = accepted.json()["progress_url"]
+
+    async def complete() -> dict[str, object] | None:
+        response = await client.get(progress_url)
+        if response.status_code != 200:
+            return None
+        body: dict[str, object] = response.json()
+        return body if body["complete"] and body["targeted"] == expected else None
+
+    return await eventually(complete, timeout=30)
+
+
+async def test_an_alert_reaches_every_member_through_the_gateway(system: RunningSystem) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        bin_id, members = await register_bin_with_members(client, system, 30)
+        # Wait for dispatch's projection: the registry's events travel through the broker.
+        await eventually(lambda: _projected(client, system, bin_id, len(members)), timeout=30)
+
+        progress = await issue_alert_and_follow(client, system, bin_id, expected=len(members))
+        assert progress["delivered"] == 30 and progress["failed"] == 0
+        channels = progress["channels"]
+        assert isinstance(channels, dict)
+        assert {c: v["targeted"] for c, v in channels.items()} == {
+            "sms": 10,
+            "voice": 10,
+            "email": 10,
+        }
+
+        stats = (await client.get(f"{system.url('gateway_simulator')}/stats")).json()
+        assert sum(stats["sent"].values()) == 30
+        assert stats["duplicates"] == 0
+
+    # Personal data of the seeded members appears in no log line of any service.
+    logs = "\n".join(system.log(s) for s in SERVICES)
+    for member in members:
+        assert str(member["email"]) not in logs
+        assert str(member["full_name"]) not in logs
+        for phone in member["phones"]:  # type: ignore[attr-defined]
+            assert phone.replace(" ", "")[1:] not in logs.replace(" ", "")
+
+
+async def _projected(
+    client: httpx.AsyncClient, system: RunningSystem, bin_id: str, count: int
+) -> bool:
+    # A probe alert is not needed: dispatch's readiness plus the registry's outbox being empty
+    # means the events are out; the projection catches up within the broker's latency.
+    metrics = (await client.get(f"{system.url('dispatch')}/metrics")).text
+    for line in metrics.splitlines():
+        if line.startswith(
+            'bin_messages_consumed_total{outcome="ok",queue="'
+            + system.prefix
+            + '.dispatch.registry"}'
+        ):
+            return float(line.rsplit(" ", 1)[1]) >= count + 1
+    return False
+
+
+async def test_a_malformed_message_on_every_queue_is_dead_lettered_and_the_system_goes_on(
+    system: RunningSystem,
+) -> None:
+    topology = topo.Topology(prefix=system.prefix)
+    connection = await aio_pika.connect_robust(system.amqp_url)
+    try:
+        channel = await connection.channel()
+        for spec in topo.ALL_QUEUES:
+            await channel.default_exchange.publish(
+                aio_pika.Message(b'{"type": "nonsense", "data": ', content_type="application/json"),
+                routing_key=topology.queue_name(spec.name),
+            )
+        reasons: dict[str, str] = {}
+
+        async def every_queue_dead_lettered() -> bool:
+            for spec in topo.ALL_QUEUES:
+                for message in await drain(channel, topology.dead_letter_queue_name(spec.name)):
+                    reasons[spec.name] = str(
+                        (message.headers or {})[topo.DEAD_LETTER_REASON_HEADER]
+                    )
+            return len(reasons) == len(topo.ALL_QUEUES)
+
+        await eventually(every_queue_dead_lettered, timeout=30)
+        assert all(reason.startswith("MalformedMessage") for reason in reasons.values()), reasons
+    finally:
+        await connection.close()
+
+    for service in SERVICES:
+        system.wait_ready(service, timeout=5)
+    async with httpx.AsyncClient(timeout=10) as client:
+        bin_id, members = await register_bin_with_members(client, system, 3)
+        await eventually(
+            lambda: _projected(client, system, bin_id, 30 + 1 + len(members)), timeout=30
+        )
+        progress = await issue_alert_and_follow(client, system, bin_id, expected=len(members))
+        assert progress["delivered"] == len(members)
+
+
+async def test_an_erased_member_is_exported_then_forgotten_by_dispatch(
+    system: RunningSystem,
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        bin_id, _ = await register_bin_with_members(client, system, 0)
+        registry = system.url("registry")
+        created = [
+            (await client.post(f"{registry}/bins/{bin_id}/members", json=seeded_member(n))).json()
+            for n in (1, 2)
+        ]
+        export = (await client.get(f"{registry}/members/{created[0]['member_id']}")).json()
+        assert export["email"] == seeded_member(1)["email"]
+
+        consumed_before = await _registry_events_consumed(client, system)
+        erased = await client.delete(f"{registry}/members/{created[0]['member_id']}")
+        assert erased.status_code == 204
+        assert (
+            await client.get(f"{registry}/members/{created[0]['member_id']}")
+        ).status_code == 404
+
+        # member.left.v1 and member.erased.v1 reach dispatch through the broker.
+        async def erasure_applied() -> bool:
+            return await _registry_events_consumed(client, system) >= consumed_before + 2
+
+        await eventually(erasure_applied, timeout=30)
+        progress = await issue_alert_and_follow(client, system, bin_id, expected=1)
+        assert progress["delivered"] == 1
+
+
+async def _registry_events_consumed(client: httpx.AsyncClient, system: RunningSystem) -> float:
+    metrics = (await client.get(f"{system.url('dispatch')}/metrics")).text
+    wanted = (
+        f'bin_messages_consumed_total{{outcome="ok",queue="{system.prefix}.dispatch.registry"}}'
+    )
+    for line in metrics.splitlines():
+        if line.startswith(wanted):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_bad_requests_get_a_reason(system: RunningSystem) -> None:
+    response = httpx.post(f"{system.url('intake')}/alerts", json={"bin_ids": [], "texts": {}})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {tuple(e["loc"]) for e in response.json()["errors"]}
+    assert ("body", "bin_ids") in fields and ("body", "texts") in fields
+    missing = httpx.get(f"{system.url('dispatch')}/alerts/{uuid.uuid4()}/progress")
+    assert missing.status_code == 404 and "not known" in missing.json()["detail"]
+
+
+def test_every_service_shuts_down_cleanly_on_sigterm(system: RunningSystem) -> None:
+    codes = system.stop()
+    # uvicorn finishes its graceful shutdown, then re-raises the signal it caught, so the
+    # exit status says "ended by SIGTERM" (as process supervisors expect), not a crash.
+    assert codes == {service: -signal.SIGTERM for service in SERVICES}
+    for service in SERVICES:
+        lines = [
+            json.loads(line) for line in system.log(service).splitlines() if line.startswith("{")
+        ]
+        assert any(line.get("event") == "service stopped" for line in lines), service

@@ -1,0 +1,146 @@
+"""Dispatch and the gateway simulator in this process, on the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from services.dispatch import repository
+from services.dispatch.main import DispatchSettings
+from services.dispatch.main import build as build_dispatch
+from services.gateway_simulator.main import GatewaySettings
+from services.gateway_simulator.main import build as build_gateway
+from shared import topology as topo
+from shared.events import AlertIssued, AlertIssuedData, Language
+from shared.runtime import ServiceRuntime
+from tests.helpers import eventually
+from tests.infrastructure import new_prefix
+
+
+@dataclass
+class DispatchSystem:
+    dispatch: ServiceRuntime
+    gateway: ServiceRuntime
+    gateway_app: Any
+    dispatch_app: Any
+
+    async def seed_bin(
+        self, members: int, urgent: list[str], news: list[str] | None = None
+    ) -> uuid.UUID:
+        """A BIN in dispatch's projection with ``members`` members reachable by SMS, voice
+        and e-mail (numbers and addresses are made up)."""
+        bin_id = uuid.uuid4()
+        async with self.dispatch.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                repository.UPSERT_BIN, bin_id, "Leuven", "Leuven", urgent, news or ["email"], ["nl"]
+            )
+            ids = [uuid.uuid4() for _ in range(members)]
+            await conn.copy_records_to_table(
+                "recipient",
+                records=[
+                    (m, "nl", [f"+3247{n:07d}"], f"m{n}@voorbeeld.be", None, True)
+                    for n, m in enumerate(ids)
+                ],
+                columns=(
+                    "member_id",
+                    "language",
+                    "phones",
+                    "email",
+                    "push_token",
+                    "subsidised_sms",
+                ),
+            )
+            await conn.copy_records_to_table(
+                "membership", records=[(bin_id, m) for m in ids], columns=("bin_id", "member_id")
+            )
+        return bin_id
+
+    async def issue_alert(self, bin_ids: list[uuid.UUID], **fields: Any) -> uuid.UUID:
+        alert_id = uuid.uuid4()
+        await self.dispatch.publisher.publish(
+            AlertIssued.create(
+                source="test",
+                data=AlertIssuedData(
+                    alert_id=alert_id, bin_ids=bin_ids, texts={Language.NL: "Let op"}, **fields
+                ),
+            )
+        )
+        return alert_id
+
+    async def progress(self, source_id: uuid.UUID) -> dict[str, Any] | None:
+        async with self.dispatch.pool.acquire() as conn:
+            found = await repository.progress(conn, source_id)
+        if found is None:
+            return None
+        by_channel, members = found
+        return {"channels": by_channel, **members}
+
+    async def settled(
+        self, source_id: uuid.UUID, targeted: int, timeout: float = 60
+    ) -> dict[str, Any]:
+        async def done() -> dict[str, Any] | None:
+            progress = await self.progress(source_id)
+            if (
+                progress
+                and progress["delivered"] + progress["failed"] == targeted == progress["targeted"]
+            ):
+                return progress
+            return None
+
+        return await eventually(done, timeout=timeout, interval=0.2)
+
+    @property
+    def dispatch_engine(self) -> Any:
+        return self.dispatch_app.state.engine
+
+    def gateway_stats(self) -> dict[str, Any]:
+        behaviour = self.gateway_app.state.behaviour
+        return {"unique": len(behaviour.seen), "duplicates": behaviour.duplicates}
+
+
+SystemFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def dispatch_system(
+    amqp_url: str, database_url: str, amqp: AbstractRobustConnection
+) -> SystemFactory:
+    @asynccontextmanager
+    async def start(**gateway: Any) -> AsyncIterator[DispatchSystem]:
+        prefix = new_prefix()
+        dispatch, dispatch_app = build_dispatch(
+            DispatchSettings(
+                amqp_url=amqp_url,
+                database_url=database_url,
+                topology_prefix=prefix,
+                batch_size=100,
+                bulk_batch_size=50,
+                retry_delays=(0.2, 0.4, 0.8),
+            )
+        )
+        gateway_runtime, gateway_app = build_gateway(
+            GatewaySettings(
+                amqp_url=amqp_url,
+                topology_prefix=prefix,
+                retry_delays=(0.2, 0.4, 0.8),
+                gateway_latency_ms=1,
+                **gateway,
+            )
+        )
+        await dispatch.migrate()
+        await dispatch.start()
+        await gateway_runtime.start()
+        try:
+            yield DispatchSystem(dispatch, gateway_runtime, gateway_app, dispatch_app)
+        finally:
+            await gateway_runtime.stop()
+            await dispatch.stop()
+            await topo.delete(await amqp.channel(), dispatch.topology, topo.ALL_QUEUES)
+
+    return start

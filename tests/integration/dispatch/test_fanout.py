@@ -1,0 +1,258 @@
+"""Dispatch's fan-out against the real broker and database, with the gateway simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aio_pika.abc import AbstractRobustConnection
+
+from shared import topology as topo
+from shared.events import Language
+from shared.events.digest import DigestCompiled, DigestCompiledData, RenderedDigest
+from tests.helpers import drain, eventually
+from tests.integration.dispatch.conftest import SystemFactory
+
+
+async def test_streamed_batches_reach_every_member_once(dispatch_system: SystemFactory) -> None:
+    async with dispatch_system() as system:
+        bins = [await system.seed_bin(300, ["sms"]) for _ in range(3)]
+        alert_id = await system.issue_alert(bins)
+        progress = await system.settled(alert_id, 900)
+        assert progress["delivered"] == 900
+        assert progress["channels"] == {"sms": {"delivered": 900, "sent": 900}}
+        assert system.gateway_stats() == {"unique": 900, "duplicates": 0}
+
+
+async def test_a_member_of_two_targeted_bins_is_alerted_once(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system() as system:
+        north = await system.seed_bin(5, ["sms"])
+        south = await system.seed_bin(5, ["sms"])
+        async with system.dispatch.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO membership (bin_id, member_id) "
+                "SELECT $1, member_id FROM membership WHERE bin_id = $2",
+                south,
+                north,
+            )
+        alert_id = await system.issue_alert([north, south])
+        progress = await system.settled(alert_id, 10)
+        assert progress["delivered"] == 10
+
+
+async def test_temporary_failures_are_retried_until_delivered(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system(
+        gateway_temporary_failure_rate=0.2, gateway_max_temporary_failures=2, gateway_seed=3
+    ) as system:
+        bin_id = await system.seed_bin(500, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 500)
+        assert progress["delivered"] == 500
+        assert progress["failed"] == 0
+        async with system.dispatch.pool.acquire() as conn:
+            retried = await conn.fetchval(
+                "SELECT count(*) FROM delivery WHERE source_id = $1 AND attempts > 1", alert_id
+            )
+        assert 50 < retried < 150  # about 20% needed a second attempt
+
+
+async def test_permanent_failure_falls_back_to_the_next_channel_of_the_plan(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(50, ["sms", "voice"])
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 50)
+        assert progress["delivered"] == 50
+        assert progress["channels"] == {
+            "sms": {"permanent_failure": 50, "sent": 50},
+            "voice": {"delivered": 50, "sent": 50},
+        }
+
+
+async def test_no_channel_left_ends_in_the_dead_letter_queue_and_replays(
+    dispatch_system: SystemFactory, amqp: AbstractRobustConnection
+) -> None:
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(3, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 3)
+        assert progress["failed"] == 3
+        channel = await amqp.channel()
+        dead_queue = system.dispatch.topology.dead_letter_queue_name(
+            topo.DISPATCH_REDELIVERIES.name
+        )
+        dead = await eventually(lambda: drain(channel, dead_queue))
+        assert len(dead) == 3
+        headers = dead[0].headers or {}
+        assert str(headers[topo.DEAD_LETTER_REASON_HEADER]).startswith("delivery failed")
+        assert "permanent_failure" in str(headers["x-bin-delivery-history"])
+
+
+async def test_an_urgent_alert_overtakes_a_large_digest(dispatch_system: SystemFactory) -> None:
+    async with dispatch_system() as system:
+        digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
+        alert_bin = await system.seed_bin(20, ["sms"])
+        digest_id = uuid.uuid4()
+        await system.dispatch.publisher.publish(
+            DigestCompiled.create(
+                source="test",
+                data=DigestCompiledData(
+                    digest_id=digest_id,
+                    bin_id=digest_bin,
+                    day="2026-11-23",
+                    items=3,
+                    renderings={
+                        Language.NL: RenderedDigest(
+                            subject="Politienieuws",
+                            text="x" * 2000,
+                            html="<p>" + "x" * 4000 + "</p>",
+                        )
+                    },
+                ),
+            )
+        )
+        # The digest is under way when the alert is issued.
+        await eventually(lambda: system.progress(digest_id), timeout=20, interval=0.05)
+        alert_id = await system.issue_alert([alert_bin])
+        await system.settled(alert_id, 20, timeout=30)
+        digest_progress = await system.progress(digest_id)
+        assert digest_progress is not None
+        assert digest_progress["delivered"] < 20_000, "the alert waited for the whole digest"
+        await system.settled(digest_id, 20_000, timeout=120)
+
+
+async def test_a_cancelled_alert_sends_nothing_more(dispatch_system: SystemFactory) -> None:
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(10, ["sms"])
+        alert_id = await system.issue_alert(
+            [bin_id],
+            expires_at="2000-01-01T00:00:00Z",  # already expired when it arrives
+        )
+        await eventually(lambda: system.progress(alert_id))
+        await asyncio.sleep(0.5)
+        progress = await system.progress(alert_id)
+        assert progress is not None
+        assert progress["targeted"] == 0
+        assert system.gateway_stats()["unique"] == 0
+
+
+async def test_a_dead_lettered_delivery_is_replayed_and_delivered(
+    dispatch_system: SystemFactory,
+) -> None:
+    from shared.deadletters import list_dead_letters, replay
+
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(2, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 2)
+        settings = system.dispatch.settings
+        listed = await eventually(
+            lambda: list_dead_letters(settings, topo.DISPATCH_REDELIVERIES.name, 10)
+        )
+        assert len(listed) == 2
+        assert listed[0]["reason"] == "delivery failed: no channel left in the communication plan"
+        # The gateway's SMS route is repaired; the operator replays the dead letters.
+        system.gateway_app.state.behaviour.failing_channels = frozenset()
+        assert await replay(settings, topo.DISPATCH_REDELIVERIES.name, 10) == 2
+
+        async def delivered() -> bool:
+            progress = await system.progress(alert_id)
+            return progress is not None and progress["delivered"] == 2
+
+        await eventually(delivered, timeout=20)
+
+
+async def test_the_gateway_throughput_limit_is_held(dispatch_system: SystemFactory) -> None:
+    async with dispatch_system() as system:
+        async with system.dispatch.pool.acquire() as conn:
+            from services.dispatch import rate_limit
+
+            await rate_limit.configure(conn, {"sms": 200.0})
+        system_engine = system.dispatch_engine
+        system_engine.rate_limited = True
+        try:
+            bin_id = await system.seed_bin(600, ["sms"])
+            alert_id = await system.issue_alert([bin_id])
+            await system.settled(alert_id, 600)
+        finally:
+            system_engine.rate_limited = False
+        async with system.dispatch.pool.acquire() as conn:
+            sent = await conn.fetch(
+                "SELECT sent_at FROM fanout_batch WHERE source_id = $1 ORDER BY sent_at",
+                alert_id,
+            )
+        span = (sent[-1]["sent_at"] - sent[0]["sent_at"]).total_seconds()
+        # 600 messages at 200/s with a burst of 200: the last batch leaves after about 2 s.
+        assert span >= 1.5, f"600 SMS went out in {span:.2f} s, over the limit of 200/s"
+
+
+async def test_sms_and_voice_costs_are_reported_per_municipality_and_bin(
+    dispatch_system: SystemFactory,
+) -> None:
+    from datetime import UTC, datetime
+
+    from services.dispatch.costs import cost_report
+
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(10, ["sms", "voice"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 10)
+        month = datetime.now(UTC).strftime("%Y-%m")
+        async with system.dispatch.pool.acquire() as conn:
+            report = await cost_report(conn, month, {"sms": 0.06, "voice": 0.12})
+        (line,) = [b for m in report.municipalities for b in m.bins if b.bin_id == bin_id]
+        # Every member: one SMS (failed, still billed) then one voice message.
+        assert (line.sms, line.voice) == (10, 10)
+        assert line.cost_eur == 1.8
+
+
+async def test_progress_is_announced_on_the_public_exchange(
+    dispatch_system: SystemFactory, amqp: AbstractRobustConnection
+) -> None:
+    from shared.events import Visibility
+    from shared.events.dispatch import FanoutProgressed
+
+    async with dispatch_system() as system:
+        channel = await amqp.channel()
+        listener = await channel.declare_queue(exclusive=True)
+        await listener.bind(
+            system.dispatch.topology.exchange_name(Visibility.PUBLIC), "fanout.progressed.v1"
+        )
+        bin_id = await system.seed_bin(300, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 300)
+
+        async def final() -> FanoutProgressed | None:
+            while (message := await listener.get(no_ack=True, fail=False)) is not None:
+                event = FanoutProgressed.model_validate_json(message.body)
+                if event.data.source_id == alert_id and event.data.pending == 0:
+                    return event
+            return None
+
+        event = await eventually(final, timeout=10)
+        assert (event.data.targeted, event.data.delivered) == (300, 300)
+        assert "+3247" not in event.model_dump_json()  # counts only, no addresses
+
+
+async def test_deliveries_a_crash_left_stuck_are_swept_up(dispatch_system: SystemFactory) -> None:
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(4, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 4)
+        async with system.dispatch.pool.acquire() as conn:
+            # As if a replica died after recording temporary failures, before parking retries.
+            await conn.execute(
+                "UPDATE delivery SET status = 'temporary_failure', "
+                "updated_at = now() - interval '1 hour' WHERE source_id = $1",
+                alert_id,
+            )
+        sweeper = system.dispatch_app.state.sweeper
+        assert await sweeper.sweep_once() == 4
+        progress = await system.settled(alert_id, 4)
+        assert progress["delivered"] == 4
+        assert await sweeper.sweep_once() == 0
