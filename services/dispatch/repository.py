@@ -362,14 +362,17 @@ async def delivery_owners(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -
 async def progress(
     conn: Connection, source_id: uuid.UUID
 ) -> tuple[dict[str, dict[str, int]], dict[str, int]] | None:
-    if await conn.fetchval(SELECT_FANOUT_EXISTS, source_id) is None:
-        return None
-    by_channel: dict[str, dict[str, int]] = {}
-    for row in await conn.fetch(SELECT_PROGRESS, source_id):
-        by_channel.setdefault(row["channel"], {})[row["status"]] = row["deliveries"]
-    for row in await conn.fetch(SELECT_SENT, source_id):
-        by_channel.setdefault(row["channel"], {})["sent"] = row["sent"]
-    outcomes = await conn.fetchrow(SELECT_MEMBER_OUTCOMES, source_id)
+    # One snapshot for the three reads: receipts land between them, and per-channel counts
+    # read before the totals would contradict them.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if await conn.fetchval(SELECT_FANOUT_EXISTS, source_id) is None:
+            return None
+        by_channel: dict[str, dict[str, int]] = {}
+        for row in await conn.fetch(SELECT_PROGRESS, source_id):
+            by_channel.setdefault(row["channel"], {})[row["status"]] = row["deliveries"]
+        for row in await conn.fetch(SELECT_SENT, source_id):
+            by_channel.setdefault(row["channel"], {})["sent"] = row["sent"]
+        outcomes = await conn.fetchrow(SELECT_MEMBER_OUTCOMES, source_id)
     return by_channel, dict(outcomes) if outcomes else {}
 
 
