@@ -36,6 +36,8 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"  # manages a BIN's members
     DEPUTY = "deputy"  # steering-group member helping a coordinator
     PREVENTION_OFFICER = "prevention_officer"  # the municipality's
+    POLICE_CHIEF = "police_chief"  # signs a BIN's charter for the police zone
+    MAYOR = "mayor"  # may sign a BIN's charter for the municipality
 
 
 class Principal(BaseModel):

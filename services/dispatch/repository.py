@@ -21,11 +21,12 @@ ON CONFLICT (bin_id) DO UPDATE SET
     languages = EXCLUDED.languages
 """
 UPSERT_RECIPIENT = """
-INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (member_id) DO UPDATE SET
     language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
-    push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms
+    push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms,
+    channels = EXCLUDED.channels
 """
 INSERT_MEMBERSHIP = """
 INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
@@ -60,7 +61,7 @@ def _pick_channel(channels: str, priority: str, not_tried_for: str | None = None
     """The channel a member gets: the first of the fan-out's own list, else of the BIN's plan
     (urgent or news channels by priority), that the member can be reached on (and, for a
     fallback, that was not tried yet for this fan-out). SMS only for the member the
-    municipality subsidises."""
+    municipality subsidises; for non-urgent work, only channels the member accepts."""
     not_tried = (
         f"""
       AND NOT EXISTS (SELECT 1 FROM delivery tried
@@ -80,7 +81,10 @@ CROSS JOIN LATERAL (
     WHERE ((c.channel = 'sms' AND cardinality(r.phones) > 0 AND r.subsidised_sms)
         OR (c.channel = 'voice' AND cardinality(r.phones) > 0)
         OR (c.channel = 'email' AND r.email IS NOT NULL)
-        OR (c.channel = 'push' AND r.push_token IS NOT NULL)){not_tried}
+        OR (c.channel = 'push' AND r.push_token IS NOT NULL))
+      -- A member's channel preferences shape news; urgent alerts follow the BIN's plan.
+      AND ({priority} = 'urgent' OR cardinality(r.channels) = 0
+           OR c.channel = ANY(r.channels)){not_tried}
     ORDER BY c.ord
     LIMIT 1
 ) pick
@@ -244,6 +248,7 @@ async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
         data.contact.email,
         data.contact.push_token,
         data.subsidised_sms,
+        [c.value for c in data.channels],
     )
     await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry.http import router
+from services.registry import problems
+from services.registry.api import bins, members, roles
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
 
@@ -21,7 +22,9 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
         settings=settings or RegistrySettings(),
         sql_dir=Path(__file__).parent / "sql",
     )
-    return runtime, runtime.http_app([router])
+    app = runtime.http_app([bins.router, members.router, roles.router])
+    problems.install(app)
+    return runtime, app
 
 
 def run() -> None:

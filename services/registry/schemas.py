@@ -3,47 +3,189 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from services.registry.domain.area import Parity
 from services.registry.domain.contact import normalise_phone
-from shared.events import BinKind, CommunicationPlan, Language
+from services.registry.domain.lifecycle import Signatory
+from shared.auth import Role
+from shared.events import BinKind, BinStatus, Channel, CommunicationPlan, Language
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class StreetSegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    street: Name
+    from_number: int | None = Field(default=None, ge=0, le=100_000)
+    to_number: int | None = Field(default=None, ge=0, le=100_000)
+    parity: Parity = Parity.ALL
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> StreetSegmentIn:
+        if (
+            self.from_number is not None
+            and self.to_number is not None
+            and self.from_number > self.to_number
+        ):
+            raise ValueError("from_number is above to_number")
+        return self
 
 
 class BinCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     kind: BinKind
-    municipality: str = Field(min_length=1, max_length=200)
-    police_zone: str = Field(min_length=1, max_length=200)
+    municipality: Name
+    police_zone: Name
     communication_plan: CommunicationPlan
+    # The municipality pays SMS for one member per housing unit only.
+    one_sms_per_housing_unit: bool = False
+    streets: list[StreetSegmentIn] = Field(default_factory=list, max_length=5000)
 
 
-class Bin(BinCreate):
+class AreaUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    streets: list[StreetSegmentIn] = Field(max_length=5000)
+    neighbour_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+
+
+class Signature(BaseModel):
+    signatory: Signatory
+    signed_by: str
+    signed_at: datetime
+
+
+class Bin(BaseModel):
     bin_id: uuid.UUID
+    name: str
+    kind: BinKind
+    municipality: str
+    police_zone: str
+    communication_plan: CommunicationPlan
+    one_sms_per_housing_unit: bool
+    status: BinStatus
+    status_changed_at: datetime
+    streets: list[StreetSegmentIn]
+    neighbour_ids: list[uuid.UUID]
+    signatures: list[Signature]
+    missing_signatures: list[str] = Field(description="Parties whose signature is lacking")
+    fod_reference: str | None
+    last_evaluated_on: date | None
+    next_evaluation_due: date | None
     created_at: datetime
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: BinStatus
+    note: str | None = Field(default=None, max_length=1000)
+    # The FOD's reference, when the charter is submitted or approved.
+    fod_reference: str | None = Field(default=None, max_length=200)
+
+
+class SignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signatory: Signatory
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    held_on: date
+
+
+class CoveringBin(BaseModel):
+    bin_id: uuid.UUID
+    name: str
+    kind: BinKind
+    status: BinStatus
+    neighbour_ids: list[uuid.UUID]
+
+
+class Relation(StrEnum):
+    LIVES = "lives"
+    WORKS = "works"
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    street: Name
+    house_number: str = Field(min_length=1, max_length=20)
+    box: str = Field(default="", max_length=20)
+    postal_code: str = Field(default="", pattern=r"^(\d{4})?$")
+    municipality: Name
+
+
+def _normalise_phones(phones: list[str]) -> list[str]:
+    return [normalise_phone(p) for p in phones]
 
 
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Name
+    birth_date: date
+    address: AddressIn
+    relation: Relation = Relation.LIVES
     phones: list[str] = Field(default_factory=list, max_length=3)
     email: EmailStr | None = None
     language: Language
-    subsidised_sms: bool = True
+    channels: list[Channel] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Channels the member accepts for news; empty: the BIN's plan",
+    )
+    subsidised_sms: bool = Field(
+        default=True, description="Asked for; the BIN's one-per-housing-unit rule may refuse it"
+    )
+    registration_signed_on: date
+    house_rules_version: str = Field(min_length=1, max_length=50)
+    house_rules_accepted_on: date
+
+    _phones = field_validator("phones")(_normalise_phones)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> MemberCreate:
+        if not self.phones and self.email is None:
+            raise ValueError("a member needs a phone number or an e-mail address")
+        return self
+
+
+class MemberUpdate(BaseModel):
+    """What a member or their coordinator may change; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name | None = None
+    address: AddressIn | None = None
+    relation: Relation | None = None
+    phones: list[str] | None = Field(default=None, max_length=3)
+    email: EmailStr | None = None
+    language: Language | None = None
+    channels: list[Channel] | None = Field(default=None, max_length=4)
 
     @field_validator("phones")
     @classmethod
-    def _normalise_phones(cls, phones: list[str]) -> list[str]:
-        return [normalise_phone(p) for p in phones]
+    def _phones(cls, phones: list[str] | None) -> list[str] | None:
+        return None if phones is None else _normalise_phones(phones)
 
 
 class MemberCreated(BaseModel):
     member_id: uuid.UUID
     bin_id: uuid.UUID
+    subsidised_sms: bool
+    notices: list[str] = Field(default_factory=list)
 
 
 class MemberExport(BaseModel):
@@ -52,8 +194,52 @@ class MemberExport(BaseModel):
     member_id: uuid.UUID
     bin_id: uuid.UUID
     full_name: str
+    birth_date: date | None
+    relation: Relation | None
+    address: AddressIn | None
     phones: list[str]
     email: str | None
     language: Language
+    channels: list[Channel]
     subsidised_sms: bool
+    registration_signed_on: date | None
+    house_rules_version: str | None
+    house_rules_accepted_on: date | None
     joined_at: datetime
+    updated_at: datetime
+
+
+class ImportReport(BaseModel):
+    rows: int
+    accepted: int
+    rejected: list[RejectedRow]
+    imported: bool = Field(description="False when a rejected row stopped the whole import")
+    member_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class RejectedRow(BaseModel):
+    row: int = Field(description="Line number in the CSV file, the header being line 1")
+    reasons: list[str]
+
+
+ImportReport.model_rebuild()
+
+
+class RoleAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=200, description="The identity provider's id")
+    role: Role
+    police_zone: str = Field(default="", max_length=200)
+    municipality: str = Field(default="", max_length=200)
+    bin_id: uuid.UUID | None = None
+
+
+class Claims(BaseModel):
+    """What a token for ``subject`` should carry (for the identity provider's mapper)."""
+
+    subject: str
+    roles: list[Role]
+    police_zones: list[str]
+    municipalities: list[str]
+    bin_ids: list[uuid.UUID]

@@ -3,6 +3,7 @@
 from shared.events.catalog import ALL_EVENTS
 from shared.events.common import (
     BinKind,
+    BinStatus,
     Channel,
     CommunicationPlan,
     DeliveryOutcome,
@@ -26,8 +27,12 @@ from shared.events.intake import (
     PoliceNewsPublishedData,
 )
 from shared.events.registry import (
+    BinAreaChanged,
+    BinAreaChangedData,
     BinRegistered,
     BinRegisteredData,
+    BinStatusChanged,
+    BinStatusChangedData,
     MemberChanged,
     MemberContact,
     MemberErased,
@@ -44,9 +49,14 @@ __all__ = [
     "ALL_EVENTS",
     "AlertIssued",
     "AlertIssuedData",
+    "BinAreaChanged",
+    "BinAreaChangedData",
     "BinKind",
     "BinRegistered",
     "BinRegisteredData",
+    "BinStatus",
+    "BinStatusChanged",
+    "BinStatusChangedData",
     "Channel",
     "CommunicationPlan",
     "DeliveryOutcome",

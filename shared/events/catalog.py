@@ -21,7 +21,9 @@ from shared.events.dispatch import (
 from shared.events.envelope import Envelope, EventData
 from shared.events.intake import AlertCancelled, AlertIssued, NoticePublished, PoliceNewsPublished
 from shared.events.registry import (
+    BinAreaChanged,
     BinRegistered,
+    BinStatusChanged,
     MemberChanged,
     MemberErased,
     MemberJoined,
@@ -32,6 +34,8 @@ from shared.events.registry import (
 # Every event type of the system; a new event is added here as well as in its module.
 ALL_EVENTS: tuple[type[Envelope[EventData]], ...] = (  # type: ignore[assignment]
     BinRegistered,
+    BinStatusChanged,
+    BinAreaChanged,
     MemberJoined,
     MemberRegistered,
     MemberChanged,

@@ -28,6 +28,19 @@ class BinKind(StrEnum):
     BIN_Z = "bin_z"
 
 
+class BinStatus(StrEnum):
+    """A BIN's lifecycle (the registry's rules in ``services/registry/domain/lifecycle.py``)."""
+
+    PROPOSED = "proposed"
+    CHARTER_DRAFTED = "charter_drafted"
+    CHARTER_SIGNED = "charter_signed"
+    SUBMITTED = "submitted"  # to the FOD Binnenlandse Zaken
+    APPROVED = "approved"  # official: may start
+    ACTIVE = "active"  # the only state in which a BIN may be alerted
+    SUSPENDED = "suspended"
+    DISSOLVED = "dissolved"
+
+
 class Priority(StrEnum):
     """Urgent work never waits behind bulk work: they travel on separate queues."""
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from shared.events.common import (
     BinKind,
+    BinStatus,
+    Channel,
     CommunicationPlan,
     Language,
     ShortText,
@@ -29,6 +32,40 @@ class BinRegisteredData(EventData):
 
 class BinRegistered(Envelope[BinRegisteredData]):
     type: Literal["bin.registered.v1"] = "bin.registered.v1"
+
+
+class BinStatusChangedData(EventData):
+    bin_id: uuid.UUID
+    status: BinStatus
+    previous_status: BinStatus
+    changed_at: datetime
+
+
+class BinStatusChanged(Envelope[BinStatusChangedData]):
+    """Public: a BIN moved in its lifecycle (only an active BIN may be alerted)."""
+
+    type: Literal["bin.status_changed.v1"] = "bin.status_changed.v1"
+
+
+class StreetSegmentData(EventData):
+    # An area's street, tied to no person ("street" alone means an address to the redaction).
+    street_name: ShortText
+    from_number: int | None = Field(default=None, ge=0)
+    to_number: int | None = Field(default=None, ge=0)
+    parity: Literal["all", "even", "odd"] = "all"
+
+
+class BinAreaChangedData(EventData):
+    bin_id: uuid.UUID
+    municipality: ShortText
+    streets: list[StreetSegmentData] = Field(max_length=5000)
+    neighbour_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+
+
+class BinAreaChanged(Envelope[BinAreaChangedData]):
+    """Public: a BIN's streets or neighbours changed (intake proposes adjacent BINs)."""
+
+    type: Literal["bin.area_changed.v1"] = "bin.area_changed.v1"
 
 
 class MemberJoinedData(EventData):
@@ -55,6 +92,8 @@ class MemberRegisteredData(EventData):
     contact: MemberContact
     # Municipalities pay SMS for one member per housing unit; the others get e-mail/push.
     subsidised_sms: bool = True
+    # The channels the member accepts; empty: whatever the BIN's communication plan says.
+    channels: list[Channel] = Field(default_factory=list, max_length=4)
 
 
 class MemberRegistered(Envelope[MemberRegisteredData]):

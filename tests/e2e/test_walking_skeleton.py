@@ -11,6 +11,7 @@ import aio_pika
 import httpx
 
 from shared import topology as topo
+from shared.auth import AuthSettings, Role, mint_token
 from tests.e2e.system import SERVICES, RunningSystem
 from tests.helpers import drain, eventually
 
@@ -25,11 +26,28 @@ def seeded_member(n: int) -> dict[str, object]:
     kind = n % 3
     return {
         "full_name": f"Testlid Nummer{n}",
+        "birth_date": "1980-05-17",
+        "address": {"street": "Abdijstraat", "house_number": str(n + 1), "municipality": "Leuven"},
         "phones": [f"0470 {n // 10000:02d} {n // 100 % 100:02d} {n % 100:02d}"] if kind < 2 else [],
         "email": f"lid{n}@voorbeeld.be",
         "language": "nl" if n % 2 else "fr",
         "subsidised_sms": kind == 0,
+        "registration_signed_on": "2026-01-10",
+        "house_rules_version": "2024-1",
+        "house_rules_accepted_on": "2026-01-10",
     }
+
+
+def bearer(*roles: Role, **scopes: list[str]) -> dict[str, str]:
+    token = mint_token(AuthSettings(), f"test-{'-'.join(roles)}", list(roles), **scopes)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+OPERATOR = bearer(Role.OPERATOR, police_zones=["Leuven"])
+
+
+def coordinator_of(bin_id: str) -> dict[str, str]:
+    return bearer(Role.COORDINATOR, bin_ids=[bin_id])
 
 
 async def register_bin_with_members(
@@ -44,13 +62,17 @@ async def register_bin_with_members(
             "municipality": "Leuven",
             "police_zone": "Leuven",
             "communication_plan": PLAN,
+            "streets": [{"street": "Abdijstraat"}],
         },
+        headers=OPERATOR,
     )
     assert response.status_code == 201, response.text
     bin_id = response.json()["bin_id"]
     members = [seeded_member(n) for n in range(count)]
     for body in members:
-        created = await client.post(f"{registry}/bins/{bin_id}/members", json=body)
+        created = await client.post(
+            f"{registry}/bins/{bin_id}/members", json=body, headers=coordinator_of(bin_id)
+        )
         assert created.status_code == 201, created.text
     return bin_id, members
 
@@ -170,19 +192,23 @@ async def test_an_erased_member_is_exported_then_forgotten_by_dispatch(
     async with httpx.AsyncClient(timeout=10) as client:
         bin_id, _ = await register_bin_with_members(client, system, 0)
         registry = system.url("registry")
+        coordinator = coordinator_of(bin_id)
         created = [
-            (await client.post(f"{registry}/bins/{bin_id}/members", json=seeded_member(n))).json()
+            (
+                await client.post(
+                    f"{registry}/bins/{bin_id}/members", json=seeded_member(n), headers=coordinator
+                )
+            ).json()
             for n in (1, 2)
         ]
-        export = (await client.get(f"{registry}/members/{created[0]['member_id']}")).json()
+        member_url = f"{registry}/members/{created[0]['member_id']}"
+        export = (await client.get(member_url, headers=coordinator)).json()
         assert export["email"] == seeded_member(1)["email"]
 
         consumed_before = await _registry_events_consumed(client, system)
-        erased = await client.delete(f"{registry}/members/{created[0]['member_id']}")
+        erased = await client.delete(member_url, headers=coordinator)
         assert erased.status_code == 204
-        assert (
-            await client.get(f"{registry}/members/{created[0]['member_id']}")
-        ).status_code == 404
+        assert (await client.get(member_url, headers=coordinator)).status_code == 404
 
         # member.left.v1 and member.erased.v1 reach dispatch through the broker.
         async def erasure_applied() -> bool:
