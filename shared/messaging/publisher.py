@@ -44,16 +44,22 @@ class Publisher:
         return self._connection is not None and not self._connection.is_closed
 
     async def channel(self) -> AbstractRobustChannel:
-        if self._channel is None:
+        if self._channel is None or self._connection is None:
             raise RuntimeError("publisher is not connected")
+        if self._channel.is_closed and not self._connection.is_closed:
+            # The broker closes a channel on a failed publish (an exchange deleted under us,
+            # say); the robust connection only restores channels it lost with itself, so a
+            # publisher that did not open a new one would fail every publish from then on.
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._exchanges.clear()
         return self._channel
 
     async def declare(self, queues: tuple[topo.QueueSpec, ...]) -> None:
         await topo.declare(await self.channel(), self.topology, queues)
 
     async def _exchange(self, name: str) -> AbstractExchange:
+        channel = await self.channel()  # first: a reopened channel empties the cache
         if name not in self._exchanges:
-            channel = await self.channel()
             self._exchanges[name] = await channel.get_exchange(name, ensure=False)
         return self._exchanges[name]
 

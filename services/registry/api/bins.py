@@ -102,7 +102,7 @@ async def set_area(
     bin_id: uuid.UUID, area: AreaUpdate, runtime: Runtime, principal: CurrentPrincipal
 ) -> Bin:
     if bin_id in area.neighbour_ids:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a BIN is not its own neighbour")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a BIN is not its own neighbour")
     async with runtime.pool.acquire() as conn, conn.transaction():
         row = await _bin_for_change(conn, bin_id, principal)
         if row["status"] == BinStatus.DISSOLVED:
@@ -110,7 +110,7 @@ async def set_area(
         unknown = await repository.replace_neighbours(conn, bin_id, area.neighbour_ids)
         if unknown:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"no BIN with id {', '.join(map(str, unknown))} to be a neighbour",
             )
         await repository.replace_streets(conn, bin_id, area.streets)
@@ -169,7 +169,7 @@ async def change_status(
             step.fod_reference or row["fod_reference"]
         ):
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 "give the FOD Binnenlandse Zaken's reference (fod_reference)",
             )
         at = await repository.change_status(

@@ -169,7 +169,7 @@ async def import_members(
         try:
             rows = list(member_csv.parse(text))
         except member_csv.CsvProblem as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
         for line, candidate in rows:
             if isinstance(candidate, list):
                 rejected.append(RejectedRow(row=line, reasons=candidate))
@@ -203,7 +203,7 @@ async def import_members(
         )
         if rejected and not partial:
             # Nothing half-imported: the coordinator fixes the file, or asks for partial.
-            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+            response.status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
             report.member_ids = []
             return report
         await repository.insert_members(conn, records)
@@ -264,7 +264,7 @@ async def change_member(
         values["channels"] = [getattr(c, "value", c) for c in values["channels"]]
         if not values["phones"] and values["email"] is None:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 "a member needs a phone number or an e-mail address",
             )
         if address is not None:

@@ -23,7 +23,7 @@ async def _check_appointer(
     if problem := scope_problem(
         assignment.role, assignment.police_zone, assignment.municipality, assignment.bin_id
     ):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, problem)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
     if principal.is_admin:
         return
     # The police zone or municipality of a BIN appoints its coordinator, deputies and
