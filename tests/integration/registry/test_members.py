@@ -220,7 +220,7 @@ async def test_gdpr_export_change_and_erasure(
         tombstone = await conn.fetchrow(
             "SELECT * FROM member_erasure WHERE member_id = $1", uuid.UUID(member_id)
         )
-    assert tombstone["reason"] == "consent_withdrawn"
+    assert tombstone is not None and tombstone["reason"] == "consent_withdrawn"
     assert set(dict(tombstone)) == {"member_id", "bin_id", "reason", "erased_at"}
 
     async def erased() -> bool:
