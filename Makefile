@@ -46,6 +46,7 @@ test-e2e: $(INSTALLED)
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout
+	$(BIN)/python -m bench.registry_import
 
 docs: $(INSTALLED) ## Regenerate the AsyncAPI documents in docs/asyncapi/
 	$(BIN)/python -m shared.asyncapi

@@ -133,6 +133,17 @@ DISPATCH_REDELIVERIES = QueueSpec(name="dispatch.redeliveries", bindings=())
 DISPATCH_RECEIPTS = QueueSpec(
     name="dispatch.receipts", bindings=((Visibility.GATEWAY, "delivery.receipted.v1"),)
 )
+INTAKE_REGISTRY = QueueSpec(
+    name="intake.registry",
+    bindings=(
+        (Visibility.PUBLIC, "bin.registered.v1"),
+        (Visibility.PUBLIC, "bin.status_changed.v1"),
+        (Visibility.PUBLIC, "bin.area_changed.v1"),
+    ),
+)
+INTAKE_REPLIES = QueueSpec(
+    name="intake.replies", bindings=((Visibility.PRIVATE, "member.replied.v1"),)
+)
 DIGEST_REGISTRY = QueueSpec(
     name="digest.registry", bindings=((Visibility.PUBLIC, "bin.registered.v1"),)
 )
@@ -151,6 +162,8 @@ ALL_QUEUES: tuple[QueueSpec, ...] = (
     DISPATCH_REDELIVERIES,
     DIGEST_NEWS,
     DIGEST_REGISTRY,
+    INTAKE_REGISTRY,
+    INTAKE_REPLIES,
     *GATEWAY_QUEUES,
 )
 

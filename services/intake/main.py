@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
-from services.intake.http import router
+from services.intake import handlers, problems
+from services.intake.api import alerts, audit, bins, notices, reports
+from services.intake.domain.rate_limit import RateLimiter
+from services.intake.limits import InputLimits
+from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
 
@@ -15,15 +20,35 @@ class IntakeSettings(ServiceSettings):
     http_port: int = 8002
     # Where operators follow an alert's delivery progress (dispatch's HTTP API).
     dispatch_url: str = "http://127.0.0.1:8003"
+    # CAP: who sends (a stable id of this installation) and the name shown.
+    cap_sender: str = "bin-platform@politie.be"
+    cap_sender_name: str = "Politiezone"
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Per caller (bearer token): sustained requests per second, and the burst allowed.
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
 
 
 def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(
-        name="intake", settings=settings, sql_dir=Path(__file__).parent / "sql"
+        name="intake",
+        settings=settings,
+        queues=(topo.INTAKE_REGISTRY, topo.INTAKE_REPLIES),
+        sql_dir=Path(__file__).parent / "sql",
     )
-    app = runtime.http_app([router])
+    handlers.register(runtime)
+    app = runtime.http_app(
+        [reports.router, alerts.router, notices.router, bins.router, audit.router]
+    )
+    problems.install(app)
+    app.add_middleware(
+        InputLimits,
+        max_body_bytes=settings.max_body_bytes,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+    )
     app.state.dispatch_url = settings.dispatch_url
+    app.state.settings = settings
     return runtime, app
 
 

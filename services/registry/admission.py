@@ -7,9 +7,9 @@ from collections.abc import Set
 from dataclasses import dataclass
 from datetime import date
 
-from services.registry.domain.area import Address, StreetSegment
 from services.registry.domain.eligibility import eligibility_reasons, grant_subsidised_sms
 from services.registry.schemas import MemberCreate
+from shared.areas import Address, StreetSegment
 
 
 @dataclass(frozen=True)

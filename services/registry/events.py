@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.registry.domain.area import StreetSegment
+from shared.areas import StreetSegment
 from shared.events import (
     BinAreaChanged,
     BinAreaChangedData,

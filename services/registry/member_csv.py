@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,12 +57,12 @@ class CsvProblem(ValueError):
 
 
 def _date(value: str) -> str:
+    """DD/MM/YYYY as ISO; anything else as it is, for pydantic to name the problem."""
     value = value.strip()
-    if "/" in value:
-        try:
-            return datetime.strptime(value, "%d/%m/%Y").date().isoformat()
-        except ValueError:
-            return value  # pydantic names the field and the problem
+    parts = value.split("/")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        day, month, year = parts
+        return f"{year:0>4}-{month:0>2}-{day:0>2}"
     return value
 
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.registry.admission import Admission, BinRules
-from services.registry.domain.area import Parity, StreetSegment, normalise_name
 from services.registry.domain.lifecycle import Signatory, missing_parties
 from services.registry.schemas import (
     AddressIn,
@@ -20,6 +19,7 @@ from services.registry.schemas import (
     Signature,
     StreetSegmentIn,
 )
+from shared.areas import Parity, StreetSegment, normalise_name
 from shared.database import Connection
 from shared.events import BinStatus
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from services.registry.domain.area import Parity
 from services.registry.domain.contact import normalise_phone
 from services.registry.domain.lifecycle import Signatory
+from shared.areas import Parity
 from shared.auth import Role
 from shared.events import BinKind, BinStatus, Channel, CommunicationPlan, Language
 

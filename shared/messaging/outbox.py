@@ -31,6 +31,8 @@ INSERT_EVENT = """
 INSERT INTO outbox (event_id, event_type, exchange, routing_key, body, correlation_id)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
+OUTBOX_COLUMNS = ("event_id", "event_type", "exchange", "routing_key", "body", "correlation_id")
+COPY_THRESHOLD = 50
 NOTIFY = "SELECT pg_notify($1, '')"
 CLAIM_PENDING = """
 SELECT position, event_id, event_type, exchange, routing_key, body, correlation_id
@@ -67,9 +69,14 @@ async def enqueue(
                 event.correlationid,
             )
         )
-    if rows:
+    if not rows:
+        return
+    if len(rows) >= COPY_THRESHOLD:
+        # A bulk change (a member list imported): one COPY instead of a statement per event.
+        await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
+    else:
         await conn.executemany(INSERT_EVENT, rows)
-        await conn.execute(NOTIFY, notify_channel(schema))
+    await conn.execute(NOTIFY, notify_channel(schema))
 
 
 class OutboxRelay:

@@ -13,8 +13,8 @@ from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
 from shared.events import PoliceNewsCategory, PoliceNewsPublished, PoliceNewsPublishedData
 from shared.messaging.publisher import Publisher
+from tests.e2e.api_client import register_bin_with_members, registry_events_consumed
 from tests.e2e.system import RunningSystem
-from tests.e2e.test_walking_skeleton import _registry_events_consumed, register_bin_with_members
 from tests.helpers import eventually
 
 
@@ -26,7 +26,7 @@ async def test_a_digest_reaches_every_member_by_email(system: RunningSystem) -> 
 
         # The BIN and its six members have reached dispatch's projection.
         async def projected() -> bool:
-            return await _registry_events_consumed(client, system) >= 7
+            return await registry_events_consumed(client, system) >= 7
 
         await eventually(projected, timeout=30)
 

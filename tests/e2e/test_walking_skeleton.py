@@ -11,103 +11,24 @@ import aio_pika
 import httpx
 
 from shared import topology as topo
-from shared.auth import AuthSettings, Role, mint_token
+from tests.e2e.api_client import (
+    OPERATOR,
+    coordinator_of,
+    issue_alert_and_follow,
+    projected,
+    register_bin_with_members,
+    registry_events_consumed,
+    seeded_member,
+)
 from tests.e2e.system import SERVICES, RunningSystem
 from tests.helpers import drain, eventually
-
-PLAN = {
-    "urgent_channels": ["sms", "voice", "email"],
-    "news_channels": ["email"],
-    "languages": ["nl", "fr"],
-}
-
-
-def seeded_member(n: int) -> dict[str, object]:
-    kind = n % 3
-    return {
-        "full_name": f"Testlid Nummer{n}",
-        "birth_date": "1980-05-17",
-        "address": {"street": "Abdijstraat", "house_number": str(n + 1), "municipality": "Leuven"},
-        "phones": [f"0470 {n // 10000:02d} {n // 100 % 100:02d} {n % 100:02d}"] if kind < 2 else [],
-        "email": f"lid{n}@voorbeeld.be",
-        "language": "nl" if n % 2 else "fr",
-        "subsidised_sms": kind == 0,
-        "registration_signed_on": "2026-01-10",
-        "house_rules_version": "2024-1",
-        "house_rules_accepted_on": "2026-01-10",
-    }
-
-
-def bearer(*roles: Role, **scopes: list[str]) -> dict[str, str]:
-    token = mint_token(AuthSettings(), f"test-{'-'.join(roles)}", list(roles), **scopes)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {token}"}
-
-
-OPERATOR = bearer(Role.OPERATOR, police_zones=["Leuven"])
-
-
-def coordinator_of(bin_id: str) -> dict[str, str]:
-    return bearer(Role.COORDINATOR, bin_ids=[bin_id])
-
-
-async def register_bin_with_members(
-    client: httpx.AsyncClient, system: RunningSystem, count: int
-) -> tuple[str, list[dict[str, object]]]:
-    registry = system.url("registry")
-    response = await client.post(
-        f"{registry}/bins",
-        json={
-            "name": "Kessel-Lo Noord",
-            "kind": "bin",
-            "municipality": "Leuven",
-            "police_zone": "Leuven",
-            "communication_plan": PLAN,
-            "streets": [{"street": "Abdijstraat"}],
-        },
-        headers=OPERATOR,
-    )
-    assert response.status_code == 201, response.text
-    bin_id = response.json()["bin_id"]
-    members = [seeded_member(n) for n in range(count)]
-    for body in members:
-        created = await client.post(
-            f"{registry}/bins/{bin_id}/members", json=body, headers=coordinator_of(bin_id)
-        )
-        assert created.status_code == 201, created.text
-    return bin_id, members
-
-
-async def issue_alert_and_follow(
-    client: httpx.AsyncClient, system: RunningSystem, bin_id: str, expected: int
-) -> dict[str, object]:
-    accepted = await client.post(
-        f"{system.url('intake')}/alerts",
-        json={
-            "bin_ids": [bin_id],
-            "texts": {
-                "nl": "Verdachte wagen in de Abdijstraat",
-                "fr": "Voiture suspecte rue de l'Abbaye",
-            },
-        },
-    )
-    assert accepted.status_code == 202, accepted.text
-    progress_url = accepted.json()["progress_url"]
-
-    async def complete() -> dict[str, object] | None:
-        response = await client.get(progress_url)
-        if response.status_code != 200:
-            return None
-        body: dict[str, object] = response.json()
-        return body if body["complete"] and body["targeted"] == expected else None
-
-    return await eventually(complete, timeout=30)
 
 
 async def test_an_alert_reaches_every_member_through_the_gateway(system: RunningSystem) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         bin_id, members = await register_bin_with_members(client, system, 30)
         # Wait for dispatch's projection: the registry's events travel through the broker.
-        await eventually(lambda: _projected(client, system, bin_id, len(members)), timeout=30)
+        await eventually(lambda: projected(client, system, bin_id, len(members)), timeout=30)
 
         progress = await issue_alert_and_follow(client, system, bin_id, expected=len(members))
         assert progress["delivered"] == 30 and progress["failed"] == 0
@@ -130,22 +51,6 @@ async def test_an_alert_reaches_every_member_through_the_gateway(system: Running
         assert str(member["full_name"]) not in logs
         for phone in member["phones"]:  # type: ignore[attr-defined]
             assert phone.replace(" ", "")[1:] not in logs.replace(" ", "")
-
-
-async def _projected(
-    client: httpx.AsyncClient, system: RunningSystem, bin_id: str, count: int
-) -> bool:
-    # A probe alert is not needed: dispatch's readiness plus the registry's outbox being empty
-    # means the events are out; the projection catches up within the broker's latency.
-    metrics = (await client.get(f"{system.url('dispatch')}/metrics")).text
-    for line in metrics.splitlines():
-        if line.startswith(
-            'bin_messages_consumed_total{outcome="ok",queue="'
-            + system.prefix
-            + '.dispatch.registry"}'
-        ):
-            return float(line.rsplit(" ", 1)[1]) >= count + 1
-    return False
 
 
 async def test_a_malformed_message_on_every_queue_is_dead_lettered_and_the_system_goes_on(
@@ -180,7 +85,7 @@ async def test_a_malformed_message_on_every_queue_is_dead_lettered_and_the_syste
     async with httpx.AsyncClient(timeout=10) as client:
         bin_id, members = await register_bin_with_members(client, system, 3)
         await eventually(
-            lambda: _projected(client, system, bin_id, 30 + 1 + len(members)), timeout=30
+            lambda: projected(client, system, bin_id, 30 + 1 + len(members)), timeout=30
         )
         progress = await issue_alert_and_follow(client, system, bin_id, expected=len(members))
         assert progress["delivered"] == len(members)
@@ -205,33 +110,24 @@ async def test_an_erased_member_is_exported_then_forgotten_by_dispatch(
         export = (await client.get(member_url, headers=coordinator)).json()
         assert export["email"] == seeded_member(1)["email"]
 
-        consumed_before = await _registry_events_consumed(client, system)
+        consumed_before = await registry_events_consumed(client, system)
         erased = await client.delete(member_url, headers=coordinator)
         assert erased.status_code == 204
         assert (await client.get(member_url, headers=coordinator)).status_code == 404
 
         # member.left.v1 and member.erased.v1 reach dispatch through the broker.
         async def erasure_applied() -> bool:
-            return await _registry_events_consumed(client, system) >= consumed_before + 2
+            return await registry_events_consumed(client, system) >= consumed_before + 2
 
         await eventually(erasure_applied, timeout=30)
         progress = await issue_alert_and_follow(client, system, bin_id, expected=1)
         assert progress["delivered"] == 1
 
 
-async def _registry_events_consumed(client: httpx.AsyncClient, system: RunningSystem) -> float:
-    metrics = (await client.get(f"{system.url('dispatch')}/metrics")).text
-    wanted = (
-        f'bin_messages_consumed_total{{outcome="ok",queue="{system.prefix}.dispatch.registry"}}'
-    )
-    for line in metrics.splitlines():
-        if line.startswith(wanted):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def test_bad_requests_get_a_reason(system: RunningSystem) -> None:
-    response = httpx.post(f"{system.url('intake')}/alerts", json={"bin_ids": [], "texts": {}})
+    response = httpx.post(
+        f"{system.url('intake')}/alerts", json={"bin_ids": [], "texts": {}}, headers=OPERATOR
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     fields = {tuple(e["loc"]) for e in response.json()["errors"]}

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from services.registry import access, events, repository
-from services.registry.domain.area import Parity, StreetSegment
 from services.registry.domain.lifecycle import (
     Signatory,
     check_signature,
@@ -27,6 +26,7 @@ from services.registry.schemas import (
     StreetSegmentIn,
     Transition,
 )
+from shared.areas import Parity, StreetSegment
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.database import Connection
 from shared.dependencies import Runtime

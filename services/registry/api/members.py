@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from services.registry import access, events, member_csv, repository
 from services.registry.admission import Admission, address_of, admit
-from services.registry.domain.area import Address, area_covers, normalise_name
 from services.registry.domain.eligibility import OUTSIDE_AREA
 from services.registry.domain.errors import NotEligible
 from services.registry.schemas import (
@@ -23,6 +22,7 @@ from services.registry.schemas import (
     MemberUpdate,
     RejectedRow,
 )
+from shared.areas import Address, area_covers, normalise_name
 from shared.auth import CurrentPrincipal, Principal
 from shared.database import Connection
 from shared.dependencies import Runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.registry.domain.area import Address, StreetSegment, area_covers, normalise_name
+from shared.areas import Address, StreetSegment, area_covers, normalise_name
 
 ADULT_AGE = 18
 OUTSIDE_AREA = "address: not in the BIN's area (a member lives or works in one of its streets)"

@@ -3,7 +3,6 @@ from datetime import date
 import pytest
 
 from services.registry.admission import Admission, BinRules, admit
-from services.registry.domain.area import Address, Parity, StreetSegment, normalise_name
 from services.registry.domain.eligibility import (
     OUTSIDE_AREA,
     age_on,
@@ -11,6 +10,7 @@ from services.registry.domain.eligibility import (
     grant_subsidised_sms,
 )
 from services.registry.schemas import MemberCreate
+from shared.areas import Address, Parity, StreetSegment, normalise_name
 
 AREA = [
     StreetSegment("Abdijstraat"),

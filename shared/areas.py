@@ -1,7 +1,12 @@
-"""A BIN's area: named streets of one municipality, some only for a range of house numbers."""
+"""A BIN's area: named streets of one municipality, some only for a range of house numbers.
+
+Shared: the registry keeps areas and checks members' addresses against them; intake matches a
+report's place against its projection of the same areas to propose the BINs to alert.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -14,6 +19,7 @@ class Parity(StrEnum):
     ODD = "odd"
 
 
+@functools.lru_cache(maxsize=4096)  # the same few streets, over and over in an import
 def normalise_name(name: str) -> str:
     """Street and municipality names compared as people write them: case, accents, dots,
     dashes and spacing do not matter ("Sint-Jansplein" = "sint jansplein")."""

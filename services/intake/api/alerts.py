@@ -1,0 +1,247 @@
+"""Urgent alerts: issue, follow, cancel, follow up, feed back; CAP; member responses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from services.intake import access, outgoing, repository
+from services.intake.domain.cap import CapAlert, CapReference, render
+from services.intake.domain.privacy import Change, guard_texts
+from services.intake.errors import Conflict, NotFound, OutsideZone
+from services.intake.schemas import (
+    Alert,
+    AlertAccepted,
+    AlertContent,
+    AlertRequest,
+    Cancellation,
+    Feedback,
+    FollowUp,
+    NoticeAccepted,
+    NoticeContent,
+    PrivacyChange,
+    PrivacyPreview,
+    PrivacyPreviewResult,
+    ResponseCreate,
+)
+from services.intake.schemas import Response as MemberResponse
+from shared.auth import CurrentPrincipal, Principal
+from shared.database import Connection
+from shared.dependencies import Runtime
+
+router = APIRouter(tags=["alerts"])
+
+
+def _accepted(request: Request, alert_id: uuid.UUID, changes: list[Change]) -> AlertAccepted:
+    dispatch_url = str(request.app.state.dispatch_url).rstrip("/")
+    return AlertAccepted(
+        alert_id=alert_id,
+        status_url=str(request.url_for("get_alert", alert_id=alert_id)),
+        progress_url=f"{dispatch_url}/alerts/{alert_id}/progress",
+        cap_url=str(request.url_for("alert_as_cap", alert_id=alert_id)),
+        privacy_changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+    )
+
+
+async def _alert_in_zone(
+    conn: Connection, alert_id: uuid.UUID, principal: Principal, *, lock: bool = False
+) -> Any:
+    row = await repository.get_alert(conn, alert_id, lock=lock)
+    if row is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    for zone in (row["police_zone"] or "").split(","):
+        access.check_zone(principal, zone)
+    return row
+
+
+@router.post(
+    "/alerts",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertAccepted,
+    summary="Issue an urgent alert to active BINs; returns at once with where to follow it",
+)
+async def issue_alert(
+    body: AlertRequest, request: Request, runtime: Runtime, principal: access.Police
+) -> AlertAccepted:
+    # The outbox commits the alert and its event together: the request never waits on the
+    # broker, and no alert is lost if the broker is away.
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        alert_id, changes = await outgoing.issue_alert(
+            conn,
+            runtime,
+            principal,
+            body,
+            body.bin_ids,
+            request.headers.get("x-correlation-id"),
+        )
+    return _accepted(request, alert_id, changes)
+
+
+@router.get("/alerts/{alert_id}", response_model=Alert)
+async def get_alert(alert_id: uuid.UUID, runtime: Runtime, principal: access.Police) -> Alert:
+    async with runtime.pool.acquire() as conn:
+        row = await _alert_in_zone(conn, alert_id, principal)
+        follow_ups = await repository.follow_ups(conn, alert_id)
+    return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+
+
+@router.post(
+    "/alerts/{alert_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Alert,
+    summary="Cancel: deliveries not yet handed to a gateway are not sent",
+)
+async def cancel(
+    alert_id: uuid.UUID, body: Cancellation, runtime: Runtime, principal: access.Police
+) -> Alert:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await _alert_in_zone(conn, alert_id, principal, lock=True)
+        if row["cancelled_at"] is not None:
+            raise Conflict(f"the alert was cancelled at {row['cancelled_at']}")
+        await outgoing.cancel_alert(conn, runtime, principal, row, body.reason)
+        row = await repository.get_alert(conn, alert_id)
+        follow_ups = await repository.follow_ups(conn, alert_id)
+    return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+
+
+@router.post(
+    "/alerts/{alert_id}/follow-ups",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AlertAccepted,
+    summary='A follow-up to the same BINs ("suspect arrested, thank you")',
+)
+async def follow_up(
+    alert_id: uuid.UUID,
+    body: FollowUp,
+    request: Request,
+    runtime: Runtime,
+    principal: access.Police,
+) -> AlertAccepted:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        original = await _alert_in_zone(conn, alert_id, principal)
+        new_id, changes = await outgoing.issue_alert(
+            conn,
+            runtime,
+            principal,
+            AlertContent(texts=body.texts, channels=body.channels),
+            list(original["bin_ids"]),
+            request.headers.get("x-correlation-id"),
+            report_id=original["report_id"],
+            follows_alert_id=alert_id,
+        )
+    return _accepted(request, new_id, changes)
+
+
+@router.post(
+    "/alerts/{alert_id}/feedback",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=NoticeAccepted,
+    summary="The case result for the alerted BINs' coordinators and members (e-mail/push)",
+)
+async def feedback(
+    alert_id: uuid.UUID, body: Feedback, runtime: Runtime, principal: access.Police
+) -> NoticeAccepted:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        original = await _alert_in_zone(conn, alert_id, principal)
+        targets = await outgoing.active_targets(conn, principal, list(original["bin_ids"]))
+        notice_id, changes = await outgoing.publish_notice(
+            conn,
+            runtime,
+            principal,
+            NoticeContent(subjects=body.subjects, texts=body.texts),
+            targets,
+            "bins",
+            follows_alert_id=alert_id,
+        )
+    return NoticeAccepted(
+        notice_id=notice_id,
+        bin_ids=[t["bin_id"] for t in targets],
+        privacy_changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}/cap",
+    response_class=Response,
+    responses={200: {"content": {"application/cap+xml": {}}}},
+    summary="The alert as an OASIS CAP 1.2 message",
+)
+async def alert_as_cap(
+    alert_id: uuid.UUID, request: Request, runtime: Runtime, principal: access.Police
+) -> Response:
+    async with runtime.pool.acquire() as conn:
+        row = await _alert_in_zone(conn, alert_id, principal)
+        names = await repository.bins(conn, list(row["bin_ids"]))
+        follows = None
+        if row["follows_alert_id"] is not None:
+            original = await repository.get_alert(conn, row["follows_alert_id"])
+            follows = CapReference(original["alert_id"], original["issued_at"])
+    settings = request.app.state.settings
+    xml = render(
+        CapAlert(
+            alert_id=alert_id,
+            sender=settings.cap_sender,
+            sender_name=f"{settings.cap_sender_name} {row['police_zone']}",
+            sent=row["issued_at"],
+            texts=dict(row["texts"]),
+            bin_names=sorted(str(n["bin_name"] or n["bin_id"]) for n in names.values()),
+            expires=row["expires_at"],
+            cancelled=row["cancelled_at"] is not None,
+            follows=follows,
+        )
+    )
+    return Response(xml, media_type="application/cap+xml")
+
+
+@router.post(
+    "/privacy/preview",
+    response_model=PrivacyPreviewResult,
+    summary="What the privacy guard would change in these texts, before sending",
+)
+async def privacy_preview(body: PrivacyPreview, _: access.Police) -> PrivacyPreviewResult:
+    texts, changes = guard_texts(dict(body.texts))
+    return PrivacyPreviewResult(
+        texts=texts,
+        changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+    )
+
+
+@router.get("/alerts/{alert_id}/responses", response_model=list[MemberResponse])
+async def list_responses(
+    alert_id: uuid.UUID, runtime: Runtime, principal: access.Police
+) -> list[MemberResponse]:
+    async with runtime.pool.acquire() as conn:
+        await _alert_in_zone(conn, alert_id, principal)
+        rows = await repository.responses(conn, alert_id)
+    return [MemberResponse.model_validate(dict(r)) for r in rows]
+
+
+@router.post(
+    "/alerts/{alert_id}/responses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberResponse,
+    summary="A member's response from an app (SMS replies arrive through dispatch)",
+)
+async def respond(
+    alert_id: uuid.UUID, body: ResponseCreate, runtime: Runtime, principal: CurrentPrincipal
+) -> MemberResponse:
+    # Apps answer with the member's own token: its subject is the member's id.
+    if principal.subject != str(body.member_id) and not principal.is_admin:
+        raise OutsideZone("a member answers for themself only")
+    values = {
+        "response_id": uuid.uuid4(),
+        "alert_id": alert_id,
+        "member_id": body.member_id,
+        "bin_id": body.bin_id,
+        "channel": "app",
+        "text": body.text,
+        "received_at": datetime.now(UTC),
+    }
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await repository.alert_exists(conn, alert_id):
+            raise NotFound(f"no alert with id {alert_id}")
+        await repository.insert_response(conn, values)
+    return MemberResponse.model_validate(values)

@@ -1,0 +1,271 @@
+"""What leaves intake: alerts, follow-ups, cancellations, notices and police news. Each is
+checked (targets, zone, privacy guard, publication rules), stored, audited and put in the
+outbox in the caller's transaction, so the request never waits on the broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from services.intake import access, repository
+from services.intake.domain.news import publication_problem
+from services.intake.domain.privacy import Change, attachment_problem, guard_texts, mask_plates
+from services.intake.domain.targets import inactive
+from services.intake.errors import ContentRefused, TargetsRefused
+from services.intake.schemas import AlertContent, NewsContent, NoticeContent
+from shared.auth import Principal
+from shared.database import Connection
+from shared.events import (
+    AlertIssued,
+    AlertIssuedData,
+    Language,
+    PoliceNewsCategory,
+    PoliceNewsPublished,
+    PoliceNewsPublishedData,
+)
+from shared.events.intake import (
+    AlertCancelled,
+    AlertCancelledData,
+    NoticePublished,
+    NoticePublishedData,
+)
+from shared.runtime import ServiceRuntime
+
+SOURCE = "intake"
+
+
+def _changes(changes: list[Change]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in changes]
+
+
+async def active_targets(
+    conn: Connection, principal: Principal, bin_ids: Sequence[uuid.UUID]
+) -> list[Any]:
+    """The targeted BINs, refused unless every one is known, active and in the caller's
+    zone."""
+    wanted = list(dict.fromkeys(bin_ids))
+    found = await repository.bins(conn, wanted)
+    if problems := inactive(wanted, {b: r["status"] for b, r in found.items()}):
+        raise TargetsRefused("some BINs cannot be alerted; see reasons", problems)
+    rows = [found[b] for b in wanted]
+    access.check_bins_in_zone(principal, rows)
+    return rows
+
+
+def _zone_of(rows: Sequence[Any]) -> str:
+    zones = sorted({r["police_zone"] for r in rows})
+    return zones[0] if len(zones) == 1 else ",".join(zones)
+
+
+async def issue_alert(
+    conn: Connection,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    content: AlertContent,
+    bin_ids: Sequence[uuid.UUID],
+    correlation_id: str | None,
+    report_id: uuid.UUID | None = None,
+    follows_alert_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, list[Change]]:
+    targets = await active_targets(conn, principal, bin_ids)
+    refused = [
+        f"{a.filename}: {problem}"
+        for a in content.attachments
+        if (problem := attachment_problem(a.content_type, a.shows_people))
+    ]
+    if refused:
+        raise ContentRefused("an attachment may not be sent; see reasons", refused)
+    texts, changes = guard_texts(dict(content.texts))
+    alert_id = uuid.uuid4()
+    event = AlertIssued.create(
+        source=SOURCE,
+        data=AlertIssuedData(
+            alert_id=alert_id,
+            bin_ids=[t["bin_id"] for t in targets],
+            texts=texts,
+            channels=content.channels,
+            expires_at=content.expires_at,
+            follows_alert_id=follows_alert_id,
+        ),
+        correlation_id=correlation_id,
+    )
+    zone = _zone_of(targets)
+    await repository.insert_alert(
+        conn,
+        alert_id,
+        {
+            "bin_ids": [t["bin_id"] for t in targets],
+            "texts": {lang.value: text for lang, text in texts.items()},
+            "channels": [c.value for c in content.channels],
+            "expires_at": content.expires_at,
+            "correlation_id": event.correlationid,
+            "police_zone": zone,
+            "issued_by": principal.subject,
+            "report_id": report_id,
+            "follows_alert_id": follows_alert_id,
+            "privacy_changes": _changes(changes),
+            "attachments": [a.model_dump() for a in content.attachments],
+        },
+    )
+    await repository.audit(
+        conn,
+        principal.subject,
+        "alert.followed_up" if follows_alert_id else "alert.issued",
+        zone,
+        "alert",
+        alert_id,
+        {
+            "bin_ids": [str(t["bin_id"]) for t in targets],
+            "plates_masked": len(changes),
+            "follows_alert_id": str(follows_alert_id) if follows_alert_id else None,
+        },
+    )
+    await runtime.enqueue(conn, [event])
+    return alert_id, changes
+
+
+async def cancel_alert(
+    conn: Connection, runtime: ServiceRuntime, principal: Principal, alert: Any, reason: str
+) -> None:
+    await repository.cancel_alert(conn, alert["alert_id"], reason)
+    await repository.audit(
+        conn,
+        principal.subject,
+        "alert.cancelled",
+        alert["police_zone"],
+        "alert",
+        alert["alert_id"],
+        {"reason": reason},
+    )
+    await runtime.enqueue(
+        conn,
+        [
+            AlertCancelled.create(
+                source=SOURCE, data=AlertCancelledData(alert_id=alert["alert_id"], reason=reason)
+            )
+        ],
+    )
+
+
+async def publish_notice(
+    conn: Connection,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    content: NoticeContent,
+    targets: Sequence[Any],
+    scope: str,
+    follows_alert_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, list[Change]]:
+    if not targets:
+        raise TargetsRefused("no active BIN in the notice's scope")
+    access.check_bins_in_zone(principal, targets)
+    texts, changes = guard_texts(dict(content.texts))
+    subjects, subject_changes = guard_texts(dict(content.subjects))
+    changes += subject_changes
+    notice_id = uuid.uuid4()
+    bin_ids = [t["bin_id"] for t in targets]
+    zone = _zone_of(targets)
+    await repository.insert_notice(
+        conn,
+        notice_id,
+        {
+            "police_zone": zone,
+            "scope": scope,
+            "bin_ids": bin_ids,
+            "subjects": {k.value: v for k, v in subjects.items()},
+            "texts": {k.value: v for k, v in texts.items()},
+            "channels": [c.value for c in content.channels],
+            "follows_alert_id": follows_alert_id,
+            "privacy_changes": _changes(changes),
+            "issued_by": principal.subject,
+        },
+    )
+    await repository.audit(
+        conn,
+        principal.subject,
+        "notice.published",
+        zone,
+        "notice",
+        notice_id,
+        {"scope": scope, "bins": len(bin_ids), "plates_masked": len(changes)},
+    )
+    await runtime.enqueue(
+        conn,
+        [
+            NoticePublished.create(
+                source=SOURCE,
+                data=NoticePublishedData(
+                    notice_id=notice_id,
+                    bin_ids=bin_ids,
+                    subjects=subjects,
+                    texts=texts,
+                    channels=content.channels,
+                    follows_alert_id=follows_alert_id,
+                ),
+            )
+        ],
+    )
+    return notice_id, changes
+
+
+async def record_news(
+    conn: Connection,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    content: NewsContent,
+    police_zone: str,
+    place: str,
+    occurred_at: datetime,
+    report_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, datetime]:
+    access.check_zone(principal, police_zone)
+    if problem := publication_problem(content.category, content.publishable):
+        raise ContentRefused(problem)
+    # The published info is one text whatever the readers' language: plates are masked
+    # with the Dutch placeholder.
+    info, _ = mask_plates(content.published_info, Language.NL)
+    news_id = uuid.uuid4()
+    recorded_at = await repository.insert_news(
+        conn,
+        news_id,
+        {
+            "police_zone": police_zone,
+            "category": content.category.value,
+            "place": place,
+            "occurred_at": occurred_at,
+            "published_info": info,
+            "publishable": content.publishable,
+            "report_id": report_id,
+            "recorded_by": principal.subject,
+        },
+    )
+    await repository.audit(
+        conn,
+        principal.subject,
+        "police_news.recorded",
+        police_zone,
+        "police_news",
+        news_id,
+        {"category": content.category.value, "publishable": content.publishable},
+    )
+    if content.publishable:
+        await runtime.enqueue(
+            conn,
+            [
+                PoliceNewsPublished.create(
+                    source=SOURCE,
+                    data=PoliceNewsPublishedData(
+                        news_id=news_id,
+                        police_zone=police_zone,
+                        category=PoliceNewsCategory(content.category.value),
+                        occurred_at=occurred_at,
+                        place=place,
+                        published_info=info,
+                    ),
+                )
+            ],
+        )
+    return news_id, recorded_at
