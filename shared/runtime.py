@@ -41,6 +41,7 @@ from shared.messaging.publisher import Publisher
 from shared.messaging.reliability import ReliableConsumption
 from shared.migrations import apply_migrations
 from shared.settings import ServiceSettings, database_schema
+from shared.text_guard import RefuseNulCharacters
 from shared.topology import QueueSpec, Topology
 
 log = get_logger(__name__)
@@ -178,6 +179,7 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.token_verifier = TokenVerifier(AuthSettings())
         problems.install(app)
+        app.add_middleware(RefuseNulCharacters)
         app.include_router(health_router(self.readiness))
         for router in routers:
             app.include_router(router)

@@ -108,7 +108,7 @@ async def list_reports(
     principal: access.Police,
     status_: Annotated[str | None, Query(alias="status", pattern="^(open|evaluated)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[Report]:
     async with runtime.pool.acquire() as conn:
         rows = await repository.list_reports(

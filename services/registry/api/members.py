@@ -121,7 +121,7 @@ async def list_members(
         str | None, Query(max_length=200, description="Part of a name or e-mail")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[MemberExport]:
     async with runtime.pool.acquire() as conn:
         await _open_bin(conn, bin_id, principal)

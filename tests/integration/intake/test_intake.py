@@ -22,11 +22,21 @@ CAP = xmlschema.XMLSchema(Path(__file__).parents[2] / "schemas" / "CAP-v1.2.xsd"
 ABDIJSTRAAT = [{"street_name": "Abdijstraat"}]
 
 
+def street_of(intake: Intake) -> str:
+    """A street only this test's BINs cover (the database is shared by the whole run)."""
+    return f"Abdijstraat {intake.zone}"
+
+
 async def test_report_proposal_evaluation_and_alert(intake: Intake) -> None:
     neighbour = await intake.known_bin(streets=[{"street_name": "Tiensestraat"}])
     asleep = await intake.known_bin(status=BinStatus.SUSPENDED)
-    covering = await intake.known_bin(streets=ABDIJSTRAAT, neighbours=[neighbour, asleep])
-    report = await intake.report()
+    street = street_of(intake)
+    covering = await intake.known_bin(
+        streets=[{"street_name": street}], neighbours=[neighbour, asleep]
+    )
+    report = await intake.report(
+        place={"municipality": "Leuven", "street": street, "house_number": "12"}
+    )
     assert report["status"] == "open" and report["logged_by"] == "op-1"
 
     proposal = (
