@@ -24,17 +24,13 @@ import aio_pika
 import asyncpg
 import httpx
 
-from bench.harness import Processes, free_port, medians, say
+from bench.harness import AMQP_URL, LOGS, bench_system, free_port, medians, say
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
 from shared.messaging.publisher import Publisher
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "dispatch_fanout.json"
-AMQP_URL = os.environ.get("BIN_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-ADMIN_DATABASE_URL = os.environ.get(
-    "BIN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 BINS = int(os.environ.get("BENCH_BINS", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -196,39 +192,19 @@ async def celery_baseline(database_url: str, logs: Path) -> dict[str, Any]:
 
 
 async def main() -> None:
-    database = f"bin_bench_{uuid.uuid4().hex[:8]}"
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(ADMIN_DATABASE_URL)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    database_url = ADMIN_DATABASE_URL.rsplit("/", 1)[0] + f"/{database}"
-    logs = ROOT / "bench" / "results" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "BIN_AMQP_URL": AMQP_URL,
-        "BIN_DATABASE_URL": database_url,
-        "BIN_TOPOLOGY_PREFIX": prefix,
-        "BIN_LOG_LEVEL": "WARNING",
-        "BIN_LOG_FORMAT": "json",
-        "BIN_GATEWAY_LATENCY_MS": "0",
-    }
-    processes = Processes(env, logs)
-    publisher = Publisher(AMQP_URL, topo.Topology(prefix=prefix))
     results: dict[str, Any] = {
         "recipients": RECIPIENTS,
         "bins": BINS,
         "runs": RUNS,
         "machine": {"cpus": os.cpu_count()},
     }
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "services.dispatch", "migrate"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
+    async with bench_system(BIN_GATEWAY_LATENCY_MS="0") as system:
+        processes = system.processes
+        publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
+        system.migrate("dispatch")
+        conn = await asyncpg.connect(
+            system.database_url, server_settings={"search_path": "dispatch"}
         )
-        conn = await asyncpg.connect(database_url, server_settings={"search_path": "dispatch"})
         say(f"seeding {RECIPIENTS} recipients across {BINS} BINs")
         bins = await seed(conn)
         gateway_port = free_port()
@@ -237,39 +213,35 @@ async def main() -> None:
         )
         await processes.ready("gateway")
         await publisher.connect()
-        for replicas in (1, 2):
-            names = [f"dispatch-{n}" for n in range(replicas)]
-            for name in names:
-                processes.start(name, [sys.executable, "-m", "services.dispatch"], free_port())
-            for name in names:
-                await processes.ready(name)
-            runs = []
-            for run in range(RUNS):
-                runs.append(await one_fanout(publisher, conn, gateway_port, bins))
-                say(f"  {replicas} replica(s), run {run + 1}: {runs[-1]}")
-            results[f"dispatch_{replicas}_replica"] = {
-                "runs": runs,
-                "median": medians(runs),
-                "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
-            }
-            for name in names:
-                processes.stop(name)
-        say("celery baseline: one task per recipient")
-        results["celery_task_per_recipient"] = await celery_baseline(database_url, logs)
-        dispatch_rate = results["dispatch_1_replica"]["median"]["deliveries_per_second"]
-        celery = results["celery_task_per_recipient"]["median"]
-        if celery:
-            results["speedup_vs_celery_1_replica"] = round(
-                dispatch_rate / celery["tasks_per_second"], 1
-            )
-        await conn.close()
-    finally:
-        processes.stop_all()
-        if publisher.is_connected:
-            await topo.delete(await publisher.channel(), publisher.topology, topo.ALL_QUEUES)
+        try:
+            for replicas in (1, 2):
+                names = [f"dispatch-{n}" for n in range(replicas)]
+                for name in names:
+                    processes.start(name, [sys.executable, "-m", "services.dispatch"], free_port())
+                for name in names:
+                    await processes.ready(name)
+                runs = []
+                for run in range(RUNS):
+                    runs.append(await one_fanout(publisher, conn, gateway_port, bins))
+                    say(f"  {replicas} replica(s), run {run + 1}: {runs[-1]}")
+                results[f"dispatch_{replicas}_replica"] = {
+                    "runs": runs,
+                    "median": medians(runs),
+                    "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
+                }
+                for name in names:
+                    processes.stop(name)
+            say("celery baseline: one task per recipient")
+            results["celery_task_per_recipient"] = await celery_baseline(system.database_url, LOGS)
+            dispatch_rate = results["dispatch_1_replica"]["median"]["deliveries_per_second"]
+            celery = results["celery_task_per_recipient"]["median"]
+            if celery:
+                results["speedup_vs_celery_1_replica"] = round(
+                    dispatch_rate / celery["tasks_per_second"], 1
+                )
+        finally:
+            await conn.close()
             await publisher.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
     RESULTS.write_text(json.dumps(results, indent=2))
     say(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2)[:4000])
     say(f"written to {RESULTS}")

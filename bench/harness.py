@@ -3,15 +3,81 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import statistics
 import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
+import asyncpg
 import httpx
 
+from shared import topology as topo
+
 ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / "bench" / "results" / "logs"
+AMQP_URL = os.environ.get("BIN_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ADMIN_DATABASE_URL = os.environ.get(
+    "BIN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@dataclass(frozen=True)
+class BenchSystem:
+    database_url: str
+    prefix: str
+    processes: Processes
+
+    def migrate(self, service: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", f"services.{service}", "migrate"],
+            env=self.processes.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+
+@asynccontextmanager
+async def bench_system(**extra_env: str) -> AsyncIterator[BenchSystem]:
+    """A database and an exchange/queue prefix of the benchmark's own, and a process starter
+    whose services use them; all removed afterwards, the processes stopped."""
+    database = f"bin_bench_{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(ADMIN_DATABASE_URL)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    database_url = ADMIN_DATABASE_URL.rsplit("/", 1)[0] + f"/{database}"
+    LOGS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "BIN_AMQP_URL": AMQP_URL,
+        "BIN_DATABASE_URL": database_url,
+        "BIN_TOPOLOGY_PREFIX": prefix,
+        "BIN_LOG_LEVEL": "WARNING",
+        "BIN_LOG_FORMAT": "json",
+        **extra_env,
+    }
+    processes = Processes(env, LOGS)
+    try:
+        yield BenchSystem(database_url, prefix, processes)
+    finally:
+        processes.stop_all()
+        connection = await aio_pika.connect_robust(AMQP_URL)
+        try:
+            await topo.delete(
+                await connection.channel(), topo.Topology(prefix=prefix), topo.ALL_QUEUES
+            )
+        finally:
+            await connection.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
 
 
 def say(text: str) -> None:

@@ -11,26 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
-import uuid
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
 
-from bench.harness import ROOT, Processes, free_port, medians, say
+from bench.harness import ROOT, bench_system, free_port, medians, say
 from services.registry.member_csv import COLUMNS
-from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
 
 RESULTS = ROOT / "bench" / "results" / "registry_import.json"
-AMQP_URL = os.environ.get("BIN_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-ADMIN_DATABASE_URL = os.environ.get(
-    "BIN_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "100000"))
 BINS = int(os.environ.get("BENCH_BINS", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -116,35 +108,13 @@ async def one_run(
 
 
 async def main() -> None:
-    database = f"bin_bench_{uuid.uuid4().hex[:8]}"
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(ADMIN_DATABASE_URL)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    database_url = ADMIN_DATABASE_URL.rsplit("/", 1)[0] + f"/{database}"
-    logs = ROOT / "bench" / "results" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "BIN_AMQP_URL": AMQP_URL,
-        "BIN_DATABASE_URL": database_url,
-        "BIN_TOPOLOGY_PREFIX": prefix,
-        "BIN_LOG_LEVEL": "WARNING",
-        "BIN_LOG_FORMAT": "json",
-    }
-    processes = Processes(env, logs)
     results: dict[str, Any] = {"members": MEMBERS, "bins": BINS, "runs": RUNS}
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "services.registry", "migrate"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    async with bench_system() as system:
+        system.migrate("registry")
         port = free_port()
-        processes.start("registry", [sys.executable, "-m", "services.registry"], port)
-        await processes.ready("registry")
-        conn = await asyncpg.connect(database_url)
+        system.processes.start("registry", [sys.executable, "-m", "services.registry"], port)
+        await system.processes.ready("registry")
+        conn = await asyncpg.connect(system.database_url)
         runs = []
         async with httpx.AsyncClient(timeout=120) as client:
             for run in range(RUNS):
@@ -154,15 +124,8 @@ async def main() -> None:
         results["import"] = {
             "runs": runs,
             "median": medians(runs),
-            "peak_memory_mb": round(processes.peak_memory_mb("registry"), 1),
+            "peak_memory_mb": round(system.processes.peak_memory_mb("registry"), 1),
         }
-    finally:
-        processes.stop_all()
-        connection = await aio_pika.connect_robust(AMQP_URL)
-        await topo.delete(await connection.channel(), topo.Topology(prefix=prefix), topo.ALL_QUEUES)
-        await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
     RESULTS.write_text(json.dumps(results, indent=2))
     say(json.dumps(results, indent=2))
     say(f"written to {RESULTS}")

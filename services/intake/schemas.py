@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -172,6 +173,11 @@ class PrivacyChange(BaseModel):
     kind: str
     original: str
     replacement: str
+
+    @classmethod
+    def listed(cls, changes: Iterable[object]) -> list[PrivacyChange]:
+        """The privacy guard's changes, as the operator is shown them."""
+        return [cls.model_validate(c, from_attributes=True) for c in changes]
 
 
 class AlertAccepted(BaseModel):

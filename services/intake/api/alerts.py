@@ -42,7 +42,7 @@ def _accepted(request: Request, alert_id: uuid.UUID, changes: list[Change]) -> A
         status_url=str(request.url_for("get_alert", alert_id=alert_id)),
         progress_url=f"{dispatch_url}/alerts/{alert_id}/progress",
         cap_url=str(request.url_for("alert_as_cap", alert_id=alert_id)),
-        privacy_changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+        privacy_changes=PrivacyChange.listed(changes),
     )
 
 
@@ -80,12 +80,17 @@ async def issue_alert(
     return _accepted(request, alert_id, changes)
 
 
+async def _alert_view(conn: Connection, alert_id: uuid.UUID) -> Alert:
+    row = await repository.get_alert(conn, alert_id)
+    follow_ups = await repository.follow_ups(conn, alert_id)
+    return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+
+
 @router.get("/alerts/{alert_id}", response_model=Alert)
 async def get_alert(alert_id: uuid.UUID, runtime: Runtime, principal: access.Police) -> Alert:
     async with runtime.pool.acquire() as conn:
-        row = await _alert_in_zone(conn, alert_id, principal)
-        follow_ups = await repository.follow_ups(conn, alert_id)
-    return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+        await _alert_in_zone(conn, alert_id, principal)
+        return await _alert_view(conn, alert_id)
 
 
 @router.post(
@@ -102,9 +107,7 @@ async def cancel(
         if row["cancelled_at"] is not None:
             raise Conflict(f"the alert was cancelled at {row['cancelled_at']}")
         await outgoing.cancel_alert(conn, runtime, principal, row, body.reason)
-        row = await repository.get_alert(conn, alert_id)
-        follow_ups = await repository.follow_ups(conn, alert_id)
-    return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+        return await _alert_view(conn, alert_id)
 
 
 @router.post(
@@ -159,7 +162,7 @@ async def feedback(
     return NoticeAccepted(
         notice_id=notice_id,
         bin_ids=[t["bin_id"] for t in targets],
-        privacy_changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+        privacy_changes=PrivacyChange.listed(changes),
     )
 
 
@@ -205,7 +208,7 @@ async def privacy_preview(body: PrivacyPreview, _: access.Police) -> PrivacyPrev
     texts, changes = guard_texts(dict(body.texts))
     return PrivacyPreviewResult(
         texts=texts,
-        changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+        changes=PrivacyChange.listed(changes),
     )
 
 

@@ -48,7 +48,7 @@ async def publish_notice(
     return NoticeAccepted(
         notice_id=notice_id,
         bin_ids=[t["bin_id"] for t in targets],
-        privacy_changes=[PrivacyChange.model_validate(c, from_attributes=True) for c in changes],
+        privacy_changes=PrivacyChange.listed(changes),
     )
 
 

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 
 from services.intake.main import IntakeSettings, build
-from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
 from shared.events import (
     BinAreaChanged,
@@ -33,6 +31,7 @@ from shared.events.registry import StreetSegmentData
 from shared.runtime import ServiceRuntime
 from tests.helpers import drain, eventually
 from tests.infrastructure import new_prefix
+from tests.integration.serving import serving
 
 PLAN = CommunicationPlan.model_validate(
     {"urgent_channels": ["sms", "voice"], "news_channels": ["email"], "languages": ["nl", "fr"]}
@@ -169,21 +168,9 @@ async def intake(
             max_body_bytes=64 * 1024,
         )
     )
-    await runtime.migrate()
-    await runtime.start()
-    channel = await amqp.channel()
-    probe = await channel.declare_queue(exclusive=True)
-    for visibility in (Visibility.PUBLIC, Visibility.PRIVATE):
-        await probe.bind(runtime.topology.exchange_name(visibility), "#")
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            yield Intake(client, runtime, channel, probe)
-    finally:
-        await runtime.stop()
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f"DELETE FROM {runtime.schema}.outbox")
-        finally:
-            await conn.close()
-        await topo.delete(channel, runtime.topology, topo.ALL_QUEUES)
+    async with serving(runtime, app, amqp, database_url) as client:
+        channel = await amqp.channel()
+        probe = await channel.declare_queue(exclusive=True)
+        for visibility in (Visibility.PUBLIC, Visibility.PRIVATE):
+            await probe.bind(runtime.topology.exchange_name(visibility), "#")
+        yield Intake(client, runtime, channel, probe)

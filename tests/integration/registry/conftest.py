@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from services.registry.main import RegistrySettings, build
-from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
 from shared.runtime import ServiceRuntime
 from tests.infrastructure import new_prefix
+from tests.integration.serving import serving
 
 ZONE = "Leuven"
 PLAN = {"urgent_channels": ["sms", "voice"], "news_channels": ["email"], "languages": ["nl"]}
@@ -84,20 +83,5 @@ async def registry(
             outbox_poll_interval=0.1,
         )
     )
-    await runtime.migrate()
-    await runtime.start()
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
-            yield Registry(client, runtime)
-    finally:
-        await runtime.stop()
-        # Events this test left unrelayed name its exchanges, which go now: the next test's
-        # relay (same database) must not try them.
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f"DELETE FROM {runtime.schema}.outbox")
-        finally:
-            await conn.close()
-        channel = await amqp.channel()
-        await topo.delete(channel, runtime.topology, topo.ALL_QUEUES)
+    async with serving(runtime, app, amqp, database_url) as client:
+        yield Registry(client, runtime)
