@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from services.dispatch import metrics, rate_limit, repository
 from services.dispatch.domain.content import Content
 from services.dispatch.repository import Fanout, Work
@@ -26,6 +28,8 @@ from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 SOURCE = "dispatch"
+# The first rows of a fan-out go out as soon as this many are read, whatever the batch size.
+FIRST_BATCH_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -99,30 +103,41 @@ class _Run:
         async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
             # Members already targeted (a resumed fan-out) or met through an earlier BIN.
             seen = await repository.targeted_members(reader, self.fanout.source_id)
-            chunk: list[Work] = []
+            # The first rows leave at once, whatever their channels, so the first batch is
+            # at a gateway within milliseconds; after that each channel fills whole batches,
+            # a third as many gateway messages (and receipts) as cutting the stream by rows.
+            first: list[Work] | None = []
+            by_channel: dict[str, list[Work]] = defaultdict(list)
             async for row in repository.stream_recipients(reader, self.fanout):
                 member_id = row["member_id"]
                 if member_id in seen:
                     continue
                 seen.add(member_id)
-                chunk.append(
-                    Work(
-                        uuid.uuid4(),
-                        row["channel"],
-                        row["language"],
-                        row["address"],
-                        member_id,
-                        row["bin_id"],
-                    )
+                work = Work(
+                    new_delivery_id(),
+                    row["channel"],
+                    row["language"],
+                    row["address"],
+                    member_id,
+                    row["bin_id"],
                 )
-                if len(chunk) >= size:
-                    await self._write_and_send(chunk)
-                    chunk = []
-            if chunk:
+                if first is not None:
+                    first.append(work)
+                    if len(first) >= min(size, FIRST_BATCH_ROWS):
+                        await self._write_and_send(first)
+                        first = None
+                    continue
+                batch = by_channel[work.channel]
+                batch.append(work)
+                if len(batch) >= size:
+                    await self._write_and_send(batch)
+                    by_channel[work.channel] = []
+            rest = (first or []) + [w for batch in by_channel.values() for w in batch]
+            for chunk in _chunks(rest, size):
                 await self._write_and_send(chunk)
 
     async def _write_and_send(self, chunk: list[Work]) -> None:
-        batches = [(uuid.uuid4(), channel, items) for channel, items in _by_channel(chunk)]
+        batches = [(new_delivery_id(), channel, items) for channel, items in _by_channel(chunk)]
         rows = [
             (
                 w.delivery_id,
@@ -162,29 +177,34 @@ class _Run:
             request = DeliveryRequested.create(
                 source=SOURCE,
                 correlation_id=self.correlation_id,
-                data=DeliveryRequestedData(
+                # Built without its deliveries, which join the JSON below as plain dicts.
+                data=DeliveryRequestedData.model_construct(
                     batch_id=batch_id,
                     channel=Channel(channel),
                     priority=priority,
                     source_id=self.fanout.source_id,
-                    deliveries=[
-                        self.content.work(
-                            w.delivery_id,
-                            w.address,
-                            Language(w.language),
-                            self.engine.preferences_url(w.member_id)
-                            if self.fanout.priority == Priority.BULK
-                            else None,
-                        )
-                        for w in items
-                    ],
+                    deliveries=[],
                 ),
             )
+            body = request.model_dump(mode="json")
+            body["data"]["deliveries"] = [
+                self.content.work(
+                    w.delivery_id,
+                    w.address,
+                    Language(w.language),
+                    self.engine.preferences_url(w.member_id)
+                    if self.fanout.priority == Priority.BULK
+                    else None,
+                )
+                for w in items
+            ]
             if self.engine.rate_limited:
                 async with self.engine.runtime.pool.acquire() as conn:
                     await rate_limit.take(conn, channel, len(items))
             await self.engine.runtime.publisher.publish(
-                request, routing_key=topo.gateway_routing_key(channel, priority.value)
+                request,
+                routing_key=topo.gateway_routing_key(channel, priority.value),
+                body=orjson.dumps(body),
             )
             async with self.engine.runtime.pool.acquire() as conn:
                 await repository.record_batch(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -168,8 +168,9 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
         updated = await repository.apply_receipts(conn, event.data.receipts)
         if event.data.replies:
             await _forward_replies(conn, event, deps)
-    for receipt in event.data.receipts:
-        metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, receipt.outcome.value).inc()
+    # Counted per outcome first: a label lookup per receipt cost more than the counting.
+    for outcome, count in Counter(r.outcome.value for r in event.data.receipts).items():
+        metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, outcome).inc(count)
     deps.progress.changed(r["source_id"] for r in updated)
     temporary = [r for r in updated if r["status"] == DeliveryOutcome.TEMPORARY_FAILURE]
     permanent = [r for r in updated if r["status"] == DeliveryOutcome.PERMANENT_FAILURE]

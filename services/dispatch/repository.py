@@ -153,6 +153,17 @@ WHERE d.delivery_id = u.delivery_id
   AND d.status NOT IN ('delivered', 'permanent_failure', 'failed', 'cancelled')
 RETURNING d.delivery_id, d.source_id, d.member_id, d.bin_id, d.channel, d.status, d.attempts
 """
+# What the handler needs back: the failures in full (to retry or fall back), and of the
+# deliveries only the fan-outs they belong to (for progress). Returning every delivered row
+# cost a Python record each, a thousand per receipt message.
+APPLY_RECEIPTS_SUMMARY = f"""
+WITH updated AS ({APPLY_RECEIPTS.strip()})
+SELECT * FROM updated WHERE status <> 'delivered'
+UNION ALL
+SELECT DISTINCT NULL::uuid, source_id, NULL::uuid, NULL::uuid, NULL::text, 'delivered',
+       NULL::integer
+FROM updated WHERE status = 'delivered'
+"""
 # A retry is due: the same delivery, same id, one attempt more.
 CLAIM_RETRIES = """
 UPDATE delivery d
@@ -328,9 +339,11 @@ async def record_batch(
 
 
 async def apply_receipts(conn: Connection, receipts: Sequence[DeliveryReceipt]) -> list[Any]:
+    """Records receipts; returns the failed deliveries, and one row per fan-out delivered to
+    (``status`` 'delivered', only ``source_id`` set)."""
     return list(
         await conn.fetch(
-            APPLY_RECEIPTS,
+            APPLY_RECEIPTS_SUMMARY,
             [r.delivery_id for r in receipts],
             [r.outcome.value for r in receipts],
             [r.at for r in receipts],

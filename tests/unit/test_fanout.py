@@ -84,8 +84,26 @@ def test_each_member_gets_their_own_preferences_link_in_a_digest() -> None:
         subjects={Language.NL: "Politienieuws"},
         html={Language.NL: '<a href="{preferences_url}">voorkeuren</a>'},
     )
-    work = content.work(uuid.uuid4(), "an@example.be", Language.FR, "https://bin.example/p/tok")
+    work = DeliveryWork.model_validate(
+        content.work(uuid.uuid4(), "an@example.be", Language.FR, "https://bin.example/p/tok")
+    )
     assert work.language is Language.NL  # the only language the digest has
     assert work.text == "Nieuws. Voorkeuren: https://bin.example/p/tok"
     assert work.html == '<a href="https://bin.example/p/tok">voorkeuren</a>'
     assert work.subject == "Politienieuws"
+
+
+def test_the_fast_wire_form_of_gateway_work_is_what_the_model_would_write() -> None:
+    import uuid
+
+    import orjson
+
+    from services.dispatch.domain.content import Content
+
+    content = Content(texts={Language.NL: "Let op", Language.FR: "Attention"})
+    delivery_id = uuid.uuid4()
+    fast = content.work(delivery_id, "+32470123456", Language.FR)
+    model = DeliveryWork(
+        delivery_id=delivery_id, address="+32470123456", language=Language.FR, text="Attention"
+    )
+    assert orjson.loads(orjson.dumps(fast)) == orjson.loads(model.model_dump_json())

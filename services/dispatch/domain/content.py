@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.dispatch.domain.fanout import text_for
-from shared.events import DeliveryWork, Language
+from shared.events import Language
 
 PREFERENCES_PLACEHOLDER = "{preferences_url}"
 
@@ -38,19 +38,23 @@ class Content:
         address: str,
         language: Language,
         preferences_url: str | None = None,
-    ) -> DeliveryWork:
+    ) -> dict[str, str | None]:
+        """One recipient's work item in its wire form (the JSON of :class:`DeliveryWork`).
+
+        A plain dict, not the model: this runs once per recipient on the hot path, building
+        and then serialising a model per recipient cost an eighth of a 100,000-recipient
+        fan-out, and every field comes from our own checked data. A unit test holds the
+        two forms equal."""
         chosen, text = text_for(self.texts, language)
         html = self.html.get(chosen)
         if preferences_url is not None:
             text = text.replace(PREFERENCES_PLACEHOLDER, preferences_url)
             html = html.replace(PREFERENCES_PLACEHOLDER, preferences_url) if html else html
-        # Built without validation: this runs once per recipient on the hot path, and every
-        # field comes from our own checked data (the registry validated the addresses).
-        return DeliveryWork.model_construct(
-            delivery_id=delivery_id,
-            address=address,
-            language=chosen,
-            text=text,
-            subject=self.subjects.get(chosen),
-            html=html,
-        )
+        return {
+            "delivery_id": str(delivery_id),
+            "address": address,
+            "language": chosen.value,
+            "text": text,
+            "subject": self.subjects.get(chosen),
+            "html": html,
+        }
