@@ -95,14 +95,17 @@ def _member_data(member: Any) -> MemberRegisteredData:
     )
 
 
-def member_joined(member: Any) -> list[Any]:
+def member_joined(member: Any, correlation_id: str | None = None) -> list[Any]:
     """Public: that someone joined (ids only). Private: how dispatch reaches them."""
     return [
         MemberJoined.create(
             source=SOURCE,
             data=MemberJoinedData(member_id=member["member_id"], bin_id=member["bin_id"]),
+            correlation_id=correlation_id,
         ),
-        MemberRegistered.create(source=SOURCE, data=_member_data(member)),
+        MemberRegistered.create(
+            source=SOURCE, data=_member_data(member), correlation_id=correlation_id
+        ),
     ]
 
 

@@ -7,15 +7,29 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from services.registry.domain.contact import normalise_phone
+from services.registry.domain.contact import normalise_email, normalise_phone
 from services.registry.domain.lifecycle import Signatory
 from shared.areas import Parity
 from shared.auth import Role
 from shared.events import BinKind, BinStatus, Channel, CommunicationPlan, Language
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    Field(max_length=320),
+    AfterValidator(normalise_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
 
 
 class StreetSegmentIn(BaseModel):
@@ -139,7 +153,7 @@ class MemberCreate(BaseModel):
     address: AddressIn
     relation: Relation = Relation.LIVES
     phones: list[str] = Field(default_factory=list, max_length=3)
-    email: EmailStr | None = None
+    email: Email | None = None
     language: Language
     channels: list[Channel] = Field(
         default_factory=list,
@@ -171,7 +185,7 @@ class MemberUpdate(BaseModel):
     address: AddressIn | None = None
     relation: Relation | None = None
     phones: list[str] | None = Field(default=None, max_length=3)
-    email: EmailStr | None = None
+    email: Email | None = None
     language: Language | None = None
     channels: list[Channel] | None = Field(default=None, max_length=4)
 

@@ -1,7 +1,16 @@
+import email_validator
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.registry.domain.contact import InvalidPhoneNumber, normalise_phone
+from services.registry.domain.contact import (
+    InvalidEmail,
+    InvalidPhoneNumber,
+    normalise_email,
+    normalise_phone,
+)
 from services.registry.schemas import MemberCreate
 
 
@@ -33,3 +42,57 @@ def test_member_form_refuses_bad_email_and_phone_with_a_reason() -> None:
         )
     text = str(caught.value)
     assert "phones" in text and "email" in text
+
+
+@given(st.integers(0, 99_999_999), st.sampled_from(["0", "+32", "0032"]))
+def test_the_fast_belgian_mobile_path_agrees_with_phonenumbers(suffix: int, prefix: str) -> None:
+    raw = f"{prefix}4{suffix:08d}"
+    parsed = phonenumbers.parse(raw, "BE")
+    expected = (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(parsed)
+        else None
+    )
+    try:
+        found: str | None = normalise_phone(raw)
+    except InvalidPhoneNumber:
+        found = None
+    assert found == expected
+
+
+_LOCAL = st.from_regex(r"[A-Za-z0-9._%+'-]{1,70}", fullmatch=True)
+_DOMAIN = st.from_regex(r"([A-Za-z0-9-]{1,20}\.){1,3}[A-Za-z0-9]{1,10}", fullmatch=True)
+
+
+@given(_LOCAL, _DOMAIN)
+def test_the_fast_email_path_agrees_with_email_validator(local: str, domain: str) -> None:
+    raw = f"{local}@{domain}"
+    try:
+        expected: str | None = email_validator.validate_email(
+            raw, check_deliverability=False
+        ).normalized
+    except email_validator.EmailNotValidError:
+        expected = None
+    try:
+        found: str | None = normalise_email(raw)
+    except InvalidEmail:
+        found = None
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("An.Peeters@Voorbeeld.BE", "An.Peeters@voorbeeld.be"),
+        ("lid+bin@sub.gemeente.be", "lid+bin@sub.gemeente.be"),
+        ("jose@café.be", "jose@café.be"),  # internationalised: through email-validator
+    ],
+)
+def test_emails_are_normalised(raw: str, normalised: str) -> None:
+    assert normalise_email(raw) == normalised
+
+
+@pytest.mark.parametrize("raw", ["an@localhost", "an@x.test", "a..b@v.be", "an@-v.be", "@v.be"])
+def test_invalid_emails_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidEmail):
+        normalise_email(raw)

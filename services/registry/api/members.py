@@ -207,7 +207,11 @@ async def import_members(
             report.member_ids = []
             return report
         await repository.insert_members(conn, records)
-        await runtime.enqueue(conn, [e for r in reachable for e in events.member_joined(r)])
+        # One correlation id for the whole import: its events are one story.
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        await runtime.enqueue(
+            conn, [e for r in reachable for e in events.member_joined(r, correlation_id)]
+        )
     return report
 
 
