@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SERVICES_WITH_DATABASE := registry intake dispatch digest
 
-.PHONY: help install lock run migrate test test-unit test-integration test-e2e bench docs lint format clean
+.PHONY: help install lock run migrate test test-unit test-integration test-e2e bench docs lint format clean up down
+COMPOSE := docker compose -f deploy/compose.yaml
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -31,6 +32,12 @@ migrate: $(INSTALLED) ## Apply every service's SQL migrations to its own schema
 run: migrate ## Run all services and the gateway simulator locally; Ctrl-C stops all
 	@echo "registry :8001  intake :8002  dispatch :8003  digest :8004  gateway simulator :8005"
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
+
+up: ## The whole system in containers (needs a Docker engine and the secrets in deploy/.env)
+	$(COMPOSE) up -d --build
+
+down: ## Stop the containers (volumes are kept; `docker compose ... down -v` drops them)
+	$(COMPOSE) down
 
 test: $(INSTALLED) ## The whole suite: unit, integration and e2e, against a real RabbitMQ and PostgreSQL
 	$(BIN)/pytest

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import metrics
+
 
 def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
     router = APIRouter(tags=["operations"])
@@ -16,9 +18,15 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRou
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
+    async def checked() -> dict[str, bool]:
+        checks = await readiness()
+        for check, ok in checks.items():
+            metrics.READY.labels(check).set(1 if ok else 0)
+        return checks
+
     @router.get("/readyz", summary="Broker and database are reachable")
     async def readyz() -> JSONResponse:
-        checks = await readiness()
+        checks = await checked()
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -26,7 +34,9 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRou
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def scrape() -> Response:
+        # Readiness as a metric too, so an alert rule sees a service that is up but cut off.
+        await checked()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

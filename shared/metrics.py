@@ -30,3 +30,9 @@ OUTBOX_PENDING = Gauge(
 OUTBOX_RELAY_ERRORS = Counter(
     "bin_outbox_relay_errors_total", "Outbox relay rounds that failed and will be retried."
 )
+READY = Gauge(
+    "bin_ready",
+    "1 when the service's dependency is reachable, by check (broker, database), at the last "
+    "scrape or readiness probe.",
+    ["check"],
+)

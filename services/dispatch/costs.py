@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
+from services.dispatch import metrics
 from shared.database import Connection
 from shared.dependencies import Runtime
+from shared.logging import get_logger
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
 
 # Every message handed to an SMS or voice gateway is billed, retries included, delivered or
 # not: that is how providers bill. Counted by the month the fan-out started.
@@ -88,4 +95,42 @@ async def get_costs(
     month: str = Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"]),
 ) -> CostReport:
     async with runtime.pool.acquire() as conn:
-        return await cost_report(conn, month, request.app.state.prices)
+        report = await cost_report(conn, month, request.app.state.prices)
+    if month == datetime.now(UTC).strftime("%Y-%m"):
+        publish_metrics(report)
+    return report
+
+
+def publish_metrics(report: CostReport) -> None:
+    for line in report.municipalities:
+        metrics.MONTH_COST_EUR.labels(line.municipality).set(line.cost_eur)
+        metrics.MONTH_MESSAGES.labels(line.municipality, "sms").set(line.sms)
+        metrics.MONTH_MESSAGES.labels(line.municipality, "voice").set(line.voice)
+
+
+class CostMetrics:
+    """Refreshes the month's cost gauges every ``interval`` seconds."""
+
+    def __init__(self, prices: dict[str, float], interval: float = 60.0) -> None:
+        self.prices = prices
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, runtime: ServiceRuntime) -> None:
+        self._task = asyncio.create_task(self._run(runtime), name="cost-metrics")
+
+    async def stop(self, _: ServiceRuntime) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, runtime: ServiceRuntime) -> None:
+        while True:
+            try:
+                month = datetime.now(UTC).strftime("%Y-%m")
+                async with runtime.pool.acquire() as conn:
+                    publish_metrics(await cost_report(conn, month, self.prices))
+            except Exception as error:  # noqa: BLE001
+                log.warning("cost metrics not refreshed", error=repr(error))
+            await asyncio.sleep(self.interval)

@@ -86,10 +86,14 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
         runtime,
         DispatchDeps(runtime, engine, DeliveryRetryPolicy(settings.retry_delays), progress),
     )
+    prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
+    cost_metrics = costs.CostMetrics(prices)
+    runtime.on_start.append(cost_metrics.start)
+    runtime.on_stop.append(cost_metrics.stop)
     app = runtime.http_app([router, costs.router])
     app.state.engine = engine
     app.state.sweeper = sweeper
-    app.state.prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
+    app.state.prices = prices
     return runtime, app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES_REQUESTED = Counter(
     "bin_dispatch_deliveries_requested_total",
@@ -44,4 +44,16 @@ FANOUT_SECONDS = Histogram(
     "From the start of a fan-out to its last batch handed to the gateways.",
     ["priority"],
     buckets=_LATENCY_BUCKETS,
+)
+# The month's bill so far, per municipality, as the cost report computes it from the delivery
+# rows (every replica reports the same database totals: dashboards take the max).
+MONTH_COST_EUR = Gauge(
+    "bin_dispatch_month_cost_eur",
+    "SMS and voice cost of the current month so far, per municipality.",
+    ["municipality"],
+)
+MONTH_MESSAGES = Gauge(
+    "bin_dispatch_month_messages",
+    "Billed SMS and voice messages of the current month so far, per municipality.",
+    ["municipality", "channel"],
 )
