@@ -145,7 +145,11 @@ INTAKE_REPLIES = QueueSpec(
     name="intake.replies", bindings=((Visibility.PRIVATE, "member.replied.v1"),)
 )
 DIGEST_REGISTRY = QueueSpec(
-    name="digest.registry", bindings=((Visibility.PUBLIC, "bin.registered.v1"),)
+    name="digest.registry",
+    bindings=(
+        (Visibility.PUBLIC, "bin.registered.v1"),
+        (Visibility.PUBLIC, "bin.status_changed.v1"),
+    ),
 )
 DIGEST_NEWS = QueueSpec(
     name="digest.news", bindings=((Visibility.PUBLIC, "police_news.published.v1"),)

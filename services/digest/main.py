@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -20,10 +20,12 @@ from services.digest.domain.calendar import (
 from services.digest.http import router
 from services.digest.scheduler import DigestScheduler
 from shared import topology as topo
-from shared.events import BinRegistered, PoliceNewsPublished
+from shared.events import BinRegistered, BinStatusChanged, PoliceNewsPublished
 from shared.messaging import inbox
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
+
+BinEvent = Annotated[BinRegistered | BinStatusChanged, Field(discriminator="type")]
 
 
 class DigestSettings(ServiceSettings):
@@ -67,11 +69,16 @@ def build(settings: DigestSettings | None = None) -> tuple[ServiceRuntime, FastA
                 await repository.collect(conn, event.data)
 
     @runtime.subscriber(topo.DIGEST_REGISTRY, title="digest.registry")
-    async def on_bin_registered(event: BinRegistered) -> None:
-        """Keeps the digest's own list of BINs, their zone, kind and languages."""
+    async def on_bin_event(event: BinEvent) -> None:
+        """Keeps the digest's own list of BINs: zone, kind, languages, and whether active."""
         async with runtime.pool.acquire() as conn, conn.transaction():
-            if await inbox.claim(conn, topo.DIGEST_REGISTRY.name, event.id):
-                await repository.project_bin(conn, event.data)
+            if not await inbox.claim(conn, topo.DIGEST_REGISTRY.name, event.id):
+                return
+            match event:
+                case BinRegistered():
+                    await repository.project_bin(conn, event.data)
+                case BinStatusChanged():
+                    await repository.project_status(conn, event.data)
 
     app = runtime.http_app([router])
     app.state.compiler = compiler

@@ -8,7 +8,13 @@ from typing import Any
 
 from services.digest.domain.selection import DigestBin, NewsItem
 from shared.database import Connection
-from shared.events import BinKind, BinRegisteredData, PoliceNewsCategory, PoliceNewsPublishedData
+from shared.events import (
+    BinKind,
+    BinRegisteredData,
+    BinStatusChangedData,
+    PoliceNewsCategory,
+    PoliceNewsPublishedData,
+)
 
 INSERT_NEWS_ITEM = """
 INSERT INTO news_item (news_id, police_zone, category, occurred_at, place, published_info)
@@ -23,9 +29,17 @@ ON CONFLICT (bin_id) DO UPDATE SET
     bin_name = EXCLUDED.bin_name, kind = EXCLUDED.kind, municipality = EXCLUDED.municipality,
     police_zone = EXCLUDED.police_zone, languages = EXCLUDED.languages
 """
+# The BINs a day's digests go to: the active ones.
 SELECT_BINS = """
-SELECT bin_id, bin_name, kind, municipality, police_zone, languages FROM digest_bin
-ORDER BY bin_id
+SELECT b.bin_id, b.bin_name, b.kind, b.municipality, b.police_zone, b.languages
+FROM digest_bin b JOIN digest_bin_status s USING (bin_id)
+WHERE s.status = 'active'
+ORDER BY b.bin_id
+"""
+UPSERT_STATUS = """
+INSERT INTO digest_bin_status (bin_id, status, status_at) VALUES ($1, $2, $3)
+ON CONFLICT (bin_id) DO UPDATE SET status = EXCLUDED.status, status_at = EXCLUDED.status_at
+WHERE digest_bin_status.status_at < EXCLUDED.status_at
 """
 SELECT_BIN = """
 SELECT bin_id, bin_name, kind, municipality, police_zone, languages FROM digest_bin
@@ -73,6 +87,10 @@ async def project_bin(conn: Connection, data: BinRegisteredData) -> None:
         data.police_zone,
         [lang.value for lang in data.communication_plan.languages],
     )
+
+
+async def project_status(conn: Connection, data: BinStatusChangedData) -> None:
+    await conn.execute(UPSERT_STATUS, data.bin_id, data.status.value, data.changed_at)
 
 
 def _bin(row: Any) -> tuple[DigestBin, str]:

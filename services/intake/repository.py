@@ -49,6 +49,9 @@ SELECT_BINS = f"SELECT {BIN_COLUMNS} FROM bin WHERE bin_id = ANY($1::uuid[])"
 SELECT_ZONE_BINS = f"""
 SELECT {BIN_COLUMNS} FROM bin WHERE police_zone = $1 AND status = 'active' ORDER BY bin_name
 """
+SELECT_ACTIVE_BINS = f"""
+SELECT {BIN_COLUMNS} FROM bin WHERE status = 'active' ORDER BY police_zone, bin_name
+"""
 SELECT_MUNICIPALITY_BINS = f"""
 SELECT {BIN_COLUMNS} FROM bin
 WHERE lower(municipality) = lower($1) AND status = 'active' ORDER BY bin_name
@@ -113,6 +116,10 @@ async def bins(conn: Connection, bin_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
 
 async def active_bins_of_zone(conn: Connection, police_zone: str) -> list[Any]:
     return list(await conn.fetch(SELECT_ZONE_BINS, police_zone))
+
+
+async def active_bins(conn: Connection) -> list[Any]:
+    return list(await conn.fetch(SELECT_ACTIVE_BINS))
 
 
 async def active_bins_of_municipality(conn: Connection, municipality: str) -> list[Any]:

@@ -33,15 +33,18 @@ def _known(row: Any) -> KnownBin:
     return KnownBin.model_validate(dict(row))
 
 
-@router.get("/bins", response_model=list[KnownBin], summary="Active BINs of your zones")
+@router.get(
+    "/bins",
+    response_model=list[KnownBin],
+    summary="Active BINs of your zones (all of them, for admins)",
+)
 async def list_bins(runtime: Runtime, principal: access.Police) -> list[KnownBin]:
     async with runtime.pool.acquire() as conn:
         zones = access.zones_of(principal)
-        rows = [
-            r
-            for zone in (zones if zones is not None else [])
-            for r in await repository.active_bins_of_zone(conn, zone)
-        ]
+        if zones is None:
+            rows = await repository.active_bins(conn)
+        else:
+            rows = [r for zone in zones for r in await repository.active_bins_of_zone(conn, zone)]
     return [_known(r) for r in rows]
 
 

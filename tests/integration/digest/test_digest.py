@@ -18,6 +18,9 @@ from shared.events import (
     BinKind,
     BinRegistered,
     BinRegisteredData,
+    BinStatus,
+    BinStatusChanged,
+    BinStatusChangedData,
     Channel,
     CommunicationPlan,
     Language,
@@ -90,6 +93,17 @@ async def seed(runtime: ServiceRuntime, zone: str) -> list[uuid.UUID]:
                 ),
             )
         )
+        await runtime.publisher.publish(
+            BinStatusChanged.create(
+                source="test",
+                data=BinStatusChangedData(
+                    bin_id=bin_id,
+                    status=BinStatus.ACTIVE,
+                    previous_status=BinStatus.APPROVED,
+                    changed_at=datetime.now(UTC),
+                ),
+            )
+        )
     for n, category in enumerate(PoliceNewsCategory):
         await runtime.publisher.publish(
             PoliceNewsPublished.create(
@@ -113,6 +127,25 @@ async def test_one_digest_per_bin_and_day_in_its_languages_despite_two_replicas(
     runtimes, probe, _ = digest_events
     zone = f"Zone-{uuid.uuid4().hex[:6]}"
     bins = await seed(runtimes[0], zone)
+    # A BIN still on its way to official (no status event: proposed) gets no digest.
+    proposed = uuid.uuid4()
+    await runtimes[0].publisher.publish(
+        BinRegistered.create(
+            source="test",
+            data=BinRegisteredData(
+                bin_id=proposed,
+                bin_name="Nog niet actief",
+                kind=BinKind.BIN,
+                municipality="Leuven",
+                police_zone=zone,
+                communication_plan=CommunicationPlan(
+                    urgent_channels=[Channel.SMS],
+                    news_channels=[Channel.EMAIL],
+                    languages=[Language.NL],
+                ),
+            ),
+        )
+    )
 
     async def collected() -> bool:
         async with runtimes[0].pool.acquire() as conn:
@@ -120,9 +153,14 @@ async def test_one_digest_per_bin_and_day_in_its_languages_despite_two_replicas(
                 "SELECT count(*) FROM news_item WHERE police_zone = $1", zone
             )
             known = await conn.fetchval(
-                "SELECT count(*) FROM digest_bin WHERE bin_id = ANY($1)", bins
+                "SELECT count(*) FROM digest_bin JOIN digest_bin_status USING (bin_id)"
+                " WHERE bin_id = ANY($1) AND status = 'active'",
+                bins,
             )
-        return bool(items == len(PoliceNewsCategory) and known == 2)
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM digest_bin WHERE bin_id = $1", proposed
+            )
+        return bool(items == len(PoliceNewsCategory) and known == 2 and waiting == 1)
 
     await eventually(collected)
     compilers = [r.app.state.compiler for r in runtimes]  # type: ignore[attr-defined]
@@ -146,6 +184,7 @@ async def test_one_digest_per_bin_and_day_in_its_languages_despite_two_replicas(
     received.extend(
         DigestCompiled.model_validate_json(m.body) for m in await drain(channel, probe.name)
     )
+    assert not [d for d in received if d.data.bin_id == proposed]
     ours = {d.data.bin_id: d for d in received if d.data.bin_id in bins}
     assert len([d for d in received if d.data.bin_id in bins]) == 2
     resident, business = ours[bins[0]].data, ours[bins[1]].data
