@@ -47,8 +47,16 @@ async def _bin_in_scope(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no BIN with id {bin_id} known to the digest"
         )
-    if not (principal.acts_in_zone(found[0].police_zone) or principal.manages_bin(bin_id)):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this BIN is outside your police zone")
+    digest_bin = found[0]
+    # Police act in their zone; a municipality's prevention officer in their municipality.
+    if not (
+        principal.acts_in_zone(digest_bin.police_zone)
+        or principal.acts_in_municipality(digest_bin.municipality)
+        or principal.manages_bin(bin_id)
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this BIN is outside your police zone or municipality"
+        )
     return found
 
 

@@ -11,6 +11,7 @@ import aio_pika
 import httpx
 
 from shared import topology as topo
+from shared.events import Visibility
 from tests.e2e.api_client import (
     OPERATOR,
     coordinator_of,
@@ -25,6 +26,11 @@ from tests.helpers import drain, eventually
 
 
 async def test_an_alert_reaches_every_member_through_the_gateway(system: RunningSystem) -> None:
+    # Everything published on the public exchange during the story, to scan for personal data.
+    connection = await aio_pika.connect_robust(system.amqp_url)
+    channel = await connection.channel()
+    public = await channel.declare_queue(exclusive=True)
+    await public.bind(topo.Topology(prefix=system.prefix).exchange_name(Visibility.PUBLIC), "#")
     async with httpx.AsyncClient(timeout=10) as client:
         bin_id, members = await register_bin_with_members(client, system, 30)
         # Wait for dispatch's projection: the registry's events travel through the broker.
@@ -43,6 +49,14 @@ async def test_an_alert_reaches_every_member_through_the_gateway(system: Running
         stats = (await client.get(f"{system.url('gateway_simulator')}/stats")).json()
         assert sum(stats["sent"].values()) == 30
         assert stats["duplicates"] == 0
+
+    public_events = b"\n".join(m.body for m in await drain(channel, public.name))
+    await connection.close()
+    assert b"member.joined.v1" in public_events and b"alert.issued.v1" in public_events
+    for member in members:
+        for value in (member["email"], member["full_name"], *member["phones"]):  # type: ignore[misc]
+            assert str(value).encode() not in public_events
+            assert str(value).replace(" ", "")[1:].encode() not in public_events
 
     # Personal data of the seeded members appears in no log line of any service.
     logs = "\n".join(system.log(s) for s in SERVICES)
