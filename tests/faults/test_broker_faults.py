@@ -89,6 +89,7 @@ async def test_a_fanout_survives_the_fault_exactly_once(
     broker = urlsplit(amqp_url)
     credentials = broker.netloc.rsplit("@", 1)[0]
     through_proxy = broker._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}").geturl()
+
     async def cut_connections() -> None:
         proxy.cut()
 
