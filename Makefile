@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SERVICES_WITH_DATABASE := registry intake dispatch digest
 
-.PHONY: help install lock run migrate test test-unit test-integration test-e2e test-faults bench docs lint format clean up down
+.PHONY: help install lock run migrate test test-unit test-integration test-e2e test-faults soak bench docs lint format clean up down
 COMPOSE := docker compose -f deploy/compose.yaml
 
 help:
@@ -58,6 +58,9 @@ bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout
 	$(BIN)/python -m bench.registry_import
 	$(BIN)/python -m bench.intake_load
+
+soak: $(INSTALLED) ## Mixed traffic for 30 minutes (SOAK_MINUTES), memory growth per process (not in CI)
+	$(BIN)/python -m bench.soak
 
 docs: $(INSTALLED) ## Regenerate the AsyncAPI and OpenAPI documents in docs/ (a test fails when stale)
 	$(BIN)/python -m shared.contracts
