@@ -10,6 +10,7 @@ import httpx
 from shared.auth import AuthSettings, Role, mint_token
 from tests.e2e.system import RunningSystem
 from tests.helpers import eventually
+from tests.lifecycle import make_official
 
 PLAN = {
     "urgent_channels": ["sms", "voice", "email"],
@@ -101,37 +102,10 @@ async def issue_alert_and_follow(
     return await eventually(complete, timeout=30)
 
 
-def signatories(bin_id: str) -> dict[str, dict[str, str]]:
-    """Who signs a Leuven BIN's charter for each party, as their tokens."""
-    return {
-        "coordinator": coordinator_of(bin_id),
-        "mandated_officer": bearer(Role.MANDATED_OFFICER, police_zones=["Leuven"]),
-        "police_chief": bearer(Role.POLICE_CHIEF, police_zones=["Leuven"]),
-        "mayor": bearer(Role.MAYOR, municipalities=["Leuven"]),
-    }
-
-
 async def activate(client: httpx.AsyncClient, system: RunningSystem, bin_id: str) -> None:
     """The BIN's way to official: charter drafted and signed by the three parties,
     submitted, approved, active; then wait until intake knows it may alert it."""
-    registry = system.url("registry")
-    url = f"{registry}/bins/{bin_id}"
-    drafted = await client.post(
-        f"{url}/status", json={"status": "charter_drafted"}, headers=OPERATOR
-    )
-    assert drafted.status_code == 200, drafted.text
-    for signatory, headers in signatories(bin_id).items():
-        signed = await client.post(
-            f"{url}/charter/signatures", json={"signatory": signatory}, headers=headers
-        )
-        assert signed.status_code == 201, signed.text
-    for step in (
-        {"status": "submitted", "fod_reference": "BZ/2026/1"},
-        {"status": "approved"},
-        {"status": "active"},
-    ):
-        moved = await client.post(f"{url}/status", json=step, headers=OPERATOR)
-        assert moved.status_code == 200, moved.text
+    await make_official(client, system.url("registry"), bin_id, "Leuven", "Leuven", OPERATOR)
 
     async def intake_knows_it_active() -> bool:
         known = await client.get(f"{system.url('intake')}/bins/{bin_id}", headers=OPERATOR)

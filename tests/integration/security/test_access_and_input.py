@@ -27,6 +27,7 @@ from shared.auth import DEVELOPMENT_SECRET, AuthSettings, Role, mint_token
 from tests.helpers import eventually
 from tests.infrastructure import new_prefix
 from tests.integration.serving import serving
+from tests.lifecycle import make_official
 
 ZONE, OTHER_ZONE = "Leuven", "Elders"
 
@@ -82,24 +83,7 @@ async def _active_bin(registry: httpx.AsyncClient, zone: str, municipality: str)
     )
     assert created.status_code == 201, created.text
     bin_id: str = created.json()["bin_id"]
-    await registry.post(f"/bins/{bin_id}/status", json={"status": "charter_drafted"}, headers=ADMIN)
-    for signatory, headers in (
-        ("coordinator", bearer("c", [Role.COORDINATOR], bin_ids=[uuid.UUID(bin_id)])),
-        ("mandated_officer", bearer("m", [Role.MANDATED_OFFICER], police_zones=[zone])),
-        ("police_chief", bearer("p", [Role.POLICE_CHIEF], police_zones=[zone])),
-        ("mayor", bearer("b", [Role.MAYOR], municipalities=[municipality])),
-    ):
-        signed = await registry.post(
-            f"/bins/{bin_id}/charter/signatures", json={"signatory": signatory}, headers=headers
-        )
-        assert signed.status_code == 201, signed.text
-    for step in (
-        {"status": "submitted", "fod_reference": "BZ/1"},
-        {"status": "approved"},
-        {"status": "active"},
-    ):
-        moved = await registry.post(f"/bins/{bin_id}/status", json=step, headers=ADMIN)
-        assert moved.status_code == 200, moved.text
+    await make_official(registry, "", bin_id, zone, municipality, ADMIN)
     return bin_id
 
 
