@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.intake import access, repository
+from services.intake.domain.feedback import feedback_due
 from services.intake.domain.news import publication_problem
 from services.intake.domain.privacy import Change, attachment_problem, guard_texts, mask_plates
 from services.intake.domain.targets import inactive
@@ -108,6 +109,8 @@ async def issue_alert(
             "follows_alert_id": follows_alert_id,
             "privacy_changes": _changes(changes),
             "attachments": [a.model_dump() for a in content.attachments],
+            # A follow-up is itself feedback; the activation it follows carries the deadline.
+            "feedback_due": None if follows_alert_id else feedback_due(datetime.now(UTC)),
         },
     )
     await repository.audit(

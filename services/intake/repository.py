@@ -226,12 +226,14 @@ async def record_evaluation(
 
 INSERT_ALERT = """
 INSERT INTO alert (alert_id, bin_ids, texts, channels, expires_at, correlation_id, police_zone,
-                   issued_by, report_id, follows_alert_id, privacy_changes, attachments)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                   issued_by, report_id, follows_alert_id, privacy_changes, attachments,
+                   feedback_due)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
 ALERT_COLUMNS = """
 alert_id, bin_ids, texts, channels, expires_at, issued_at, police_zone, issued_by, report_id,
-follows_alert_id, privacy_changes, attachments, cancelled_at, cancelled_reason
+follows_alert_id, privacy_changes, attachments, cancelled_at, cancelled_reason,
+feedback_due, feedback_notice_id, feedback_at
 """
 SELECT_ALERT = f"SELECT {ALERT_COLUMNS} FROM alert WHERE alert_id = $1"
 SELECT_ALERT_FOR_UPDATE = f"SELECT {ALERT_COLUMNS} FROM alert WHERE alert_id = $1 FOR UPDATE"
@@ -239,6 +241,20 @@ CANCEL_ALERT = """
 UPDATE alert SET cancelled_at = now(), cancelled_reason = $2 WHERE alert_id = $1
 """
 SELECT_FOLLOW_UPS = "SELECT alert_id FROM alert WHERE follows_alert_id = $1 ORDER BY issued_at"
+CLOSE_FEEDBACK = """
+UPDATE alert SET feedback_notice_id = $2, feedback_at = now()
+WHERE alert_id = $1 AND feedback_at IS NULL
+"""
+# Open feedback of the given zones (NULL: all), oldest deadline first; a cancelled alert
+# owes no feedback.
+SELECT_OPEN_FEEDBACK = f"""
+SELECT {ALERT_COLUMNS} FROM alert
+WHERE feedback_at IS NULL AND feedback_due IS NOT NULL AND cancelled_at IS NULL
+  AND ($1::text[] IS NULL OR police_zone = ANY($1::text[]))
+  AND ($2::date IS NULL OR feedback_due < $2)
+ORDER BY feedback_due, issued_at
+LIMIT 500
+"""
 
 
 async def insert_alert(conn: Connection, alert_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -256,6 +272,7 @@ async def insert_alert(conn: Connection, alert_id: uuid.UUID, values: dict[str, 
         values.get("follows_alert_id"),
         values["privacy_changes"],
         values["attachments"],
+        values.get("feedback_due"),
     )
 
 
@@ -265,6 +282,16 @@ async def get_alert(conn: Connection, alert_id: uuid.UUID, *, lock: bool = False
 
 async def cancel_alert(conn: Connection, alert_id: uuid.UUID, reason: str) -> None:
     await conn.execute(CANCEL_ALERT, alert_id, reason)
+
+
+async def close_feedback(conn: Connection, alert_id: uuid.UUID, notice_id: uuid.UUID) -> None:
+    await conn.execute(CLOSE_FEEDBACK, alert_id, notice_id)
+
+
+async def open_feedback(
+    conn: Connection, zones: list[str] | None, overdue_before: Any | None
+) -> list[Any]:
+    return list(await conn.fetch(SELECT_OPEN_FEEDBACK, zones, overdue_before))
 
 
 async def follow_ups(conn: Connection, alert_id: uuid.UUID) -> list[uuid.UUID]:

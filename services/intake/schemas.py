@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -205,6 +205,9 @@ class Alert(BaseModel):
     attachments: list[Attachment]
     cancelled_at: datetime | None
     cancelled_reason: str | None
+    feedback_due: date | None = Field(description="Feedback to the BINs expected by this day")
+    feedback_notice_id: uuid.UUID | None
+    feedback_at: datetime | None
     follow_up_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
@@ -310,3 +313,13 @@ class AuditEntry(BaseModel):
     subject_kind: str
     subject_id: uuid.UUID | None
     detail: dict[str, Any]
+
+
+class OpenFeedback(BaseModel):
+    alert_id: uuid.UUID
+    police_zone: str | None
+    issued_at: datetime
+    issued_by: str | None
+    bin_ids: list[uuid.UUID]
+    feedback_due: date
+    overdue: bool

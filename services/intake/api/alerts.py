@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from services.intake import access, outgoing, repository
 from services.intake.domain.cap import CapAlert, CapReference, render
+from services.intake.domain.feedback import is_overdue
 from services.intake.domain.privacy import Change, guard_texts
 from services.intake.errors import Conflict, NotFound, OutsideZone
 from services.intake.schemas import (
@@ -22,6 +23,7 @@ from services.intake.schemas import (
     FollowUp,
     NoticeAccepted,
     NoticeContent,
+    OpenFeedback,
     PrivacyChange,
     PrivacyPreview,
     PrivacyPreviewResult,
@@ -31,6 +33,7 @@ from services.intake.schemas import Response as MemberResponse
 from shared.auth import CurrentPrincipal, Principal
 from shared.database import Connection
 from shared.dependencies import Runtime
+from shared.working_days import BRUSSELS
 
 router = APIRouter(tags=["alerts"])
 
@@ -84,6 +87,36 @@ async def _alert_view(conn: Connection, alert_id: uuid.UUID) -> Alert:
     row = await repository.get_alert(conn, alert_id)
     follow_ups = await repository.follow_ups(conn, alert_id)
     return Alert.model_validate({**dict(row), "follow_up_ids": follow_ups})
+
+
+@router.get(
+    "/alerts/feedback/open",
+    response_model=list[OpenFeedback],
+    summary="Activations still owing feedback (due by the next working day); overdue first",
+)
+async def open_feedback(
+    runtime: Runtime,
+    principal: access.Police,
+    overdue: Annotated[bool, Query(description="Only those past their deadline")] = False,
+) -> list[OpenFeedback]:
+    now = datetime.now(UTC)
+    today = now.astimezone(BRUSSELS).date()
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.open_feedback(
+            conn, access.zones_of(principal), today if overdue else None
+        )
+    return [
+        OpenFeedback(
+            alert_id=r["alert_id"],
+            police_zone=r["police_zone"],
+            issued_at=r["issued_at"],
+            issued_by=r["issued_by"],
+            bin_ids=list(r["bin_ids"]),
+            feedback_due=r["feedback_due"],
+            overdue=is_overdue(r["feedback_due"], now),
+        )
+        for r in rows
+    ]
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)
@@ -159,6 +192,8 @@ async def feedback(
             "bins",
             follows_alert_id=alert_id,
         )
+        # The feedback the circular expects: its deadline is met.
+        await repository.close_feedback(conn, alert_id, notice_id)
     return NoticeAccepted(
         notice_id=notice_id,
         bin_ids=[t["bin_id"] for t in targets],

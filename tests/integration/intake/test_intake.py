@@ -326,3 +326,46 @@ async def test_bad_input_gets_a_reason(intake: Intake) -> None:
         "/privacy/preview", json={"texts": {"fr": "Plaque 2-XYZ-987"}}, headers=headers
     )
     assert preview.json()["texts"]["fr"] == "Plaque [plaque]"
+
+
+async def test_an_activation_owes_feedback_by_the_next_working_day_until_it_is_given(
+    intake: Intake,
+) -> None:
+    bin_id = await intake.known_bin()
+    accepted = await intake.client.post(
+        "/alerts",
+        json={"bin_ids": [str(bin_id)], "texts": {"nl": "Inbraak bezig"}},
+        headers=intake.operator,
+    )
+    alert_id = accepted.json()["alert_id"]
+    alert = (await intake.client.get(f"/alerts/{alert_id}", headers=intake.operator)).json()
+    assert alert["feedback_due"] is not None and alert["feedback_at"] is None
+
+    async def open_feedback(**params: bool) -> list[str]:
+        found = await intake.client.get(
+            "/alerts/feedback/open", params=params, headers=intake.operator
+        )
+        return [a["alert_id"] for a in found.json()]
+
+    assert alert_id in await open_feedback()
+    assert alert_id not in await open_feedback(overdue=True)
+    # Issued long enough ago for the deadline to have passed.
+    async with intake.runtime.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE alert SET feedback_due = current_date - 3 WHERE alert_id = $1",
+            uuid.UUID(alert_id),
+        )
+    assert alert_id in await open_feedback(overdue=True)
+    # Another zone's operator does not see it.
+    elsewhere = await intake.client.get("/alerts/feedback/open", headers=operator_of("Elders"))
+    assert alert_id not in [a["alert_id"] for a in elsewhere.json()]
+
+    given = await intake.client.post(
+        f"/alerts/{alert_id}/feedback",
+        json={"subjects": {"nl": "Resultaat"}, "texts": {"nl": "Twee verdachten aangehouden."}},
+        headers=intake.operator,
+    )
+    assert given.status_code == 202
+    assert alert_id not in await open_feedback()
+    closed = (await intake.client.get(f"/alerts/{alert_id}", headers=intake.operator)).json()
+    assert closed["feedback_notice_id"] == given.json()["notice_id"]
