@@ -21,12 +21,13 @@ ON CONFLICT (bin_id) DO UPDATE SET
     languages = EXCLUDED.languages
 """
 UPSERT_RECIPIENT = """
-INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels,
+                       suspended_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (member_id) DO UPDATE SET
     language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
     push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms,
-    channels = EXCLUDED.channels
+    channels = EXCLUDED.channels, suspended_until = EXCLUDED.suspended_until
 """
 INSERT_MEMBERSHIP = """
 INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
@@ -108,6 +109,7 @@ JOIN membership m ON m.bin_id = t.bin_id
 JOIN recipient r ON r.member_id = m.member_id
 JOIN bin_projection b ON b.bin_id = t.bin_id
 {_pick_channel("$2", "$3")}
+WHERE r.suspended_until IS NULL OR r.suspended_until <= now()
 """
 # Members a resumed fan-out already has deliveries for.
 SELECT_TARGETED_MEMBERS = "SELECT DISTINCT member_id FROM delivery WHERE source_id = $1"
@@ -260,6 +262,7 @@ async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
         data.contact.push_token,
         data.subsidised_sms,
         [c.value for c in data.channels],
+        data.suspended_until,
     )
     await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
 

@@ -92,6 +92,7 @@ def _member_data(member: Any) -> MemberRegisteredData:
         contact=MemberContact(phones=list(member["phones"]), email=member["email"]),
         subsidised_sms=member["subsidised_sms"],
         channels=[Channel(c) for c in member["channels"]],
+        suspended_until=member.get("suspended_until"),
     )
 
 
@@ -111,6 +112,14 @@ def member_joined(member: Any, correlation_id: str | None = None) -> list[Any]:
 
 def member_changed(member: Any) -> MemberChanged:
     return MemberChanged.create(source=SOURCE, data=_member_data(member))
+
+
+def member_removed(member_id: uuid.UUID, bin_id: uuid.UUID) -> MemberLeft:
+    """Removed under the house rules: the member leaves (their data is kept while the
+    removal can be appealed)."""
+    return MemberLeft.create(
+        source=SOURCE, data=MemberJoinedData(member_id=member_id, bin_id=bin_id)
+    )
 
 
 def member_left(member_id: uuid.UUID, bin_id: uuid.UUID) -> list[Any]:

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.registry.domain.errors import IllegalTransition, NotEligible, SignatureRefused
+from services.registry.domain.sanctions import SanctionRefused
 from shared.problems import problem
 
 
@@ -16,6 +17,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(IllegalTransition)
     async def illegal(_: Request, error: IllegalTransition) -> JSONResponse:
+        return problem(409, str(error))
+
+    @app.exception_handler(SanctionRefused)
+    async def sanction_refused(_: Request, error: SanctionRefused) -> JSONResponse:
         return problem(409, str(error))
 
     @app.exception_handler(SignatureRefused)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +20,7 @@ from pydantic import (
 
 from services.registry.domain.contact import normalise_email, normalise_phone
 from services.registry.domain.lifecycle import Signatory
+from services.registry.domain.sanctions import SanctionKind
 from shared.areas import Parity
 from shared.auth import Role
 from shared.events import BinKind, BinStatus, Channel, CommunicationPlan, Language
@@ -219,8 +221,37 @@ class MemberExport(BaseModel):
     registration_signed_on: date | None
     house_rules_version: str | None
     house_rules_accepted_on: date | None
+    standing: str = "member"
+    suspended_until: datetime | None = None
     joined_at: datetime
     updated_at: datetime
+
+
+class SanctionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SanctionKind
+    reason: str = Field(min_length=1, max_length=2000)
+    until: AwareDatetime | None = Field(default=None, description="End of a suspension")
+
+
+class Sanction(BaseModel):
+    sanction_id: uuid.UUID
+    member_id: uuid.UUID
+    kind: SanctionKind
+    reason: str
+    until: datetime | None
+    decided_by: str
+    decided_at: datetime
+    appeal_deadline: datetime | None = Field(description="Removals: three weeks to appeal")
+    appealed_at: datetime | None
+    appeal_reason: str | None
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class ImportReport(BaseModel):

@@ -94,6 +94,8 @@ class MemberRegisteredData(EventData):
     subsidised_sms: bool = True
     # The channels the member accepts; empty: whatever the BIN's communication plan says.
     channels: list[Channel] = Field(default_factory=list, max_length=4)
+    # Suspended under the house rules: nothing is sent to the member until then.
+    suspended_until: datetime | None = None
 
 
 class MemberRegistered(Envelope[MemberRegisteredData]):

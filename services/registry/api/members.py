@@ -255,6 +255,10 @@ async def change_member(
 ) -> MemberExport:
     async with runtime.pool.acquire() as conn, conn.transaction():
         current = await _member_in_reach(conn, member_id, principal, for_update=True)
+        if current["standing"] == "removed":
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "the member was removed under the house rules"
+            )
         bin_row = await repository.bin_row(conn, current["bin_id"])
         values = dict(current)
         updates = change.model_dump(exclude_unset=True)

@@ -256,3 +256,61 @@ async def test_deliveries_a_crash_left_stuck_are_swept_up(dispatch_system: Syste
         progress = await system.settled(alert_id, 4)
         assert progress["delivered"] == 4
         assert await sweeper.sweep_once() == 0
+
+
+async def test_a_suspended_member_receives_nothing_until_the_suspension_ends(
+    dispatch_system: SystemFactory,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.events import MemberChanged, MemberContact, MemberRegisteredData
+
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(5, ["sms"])
+        async with system.dispatch.pool.acquire() as conn:
+            suspended, ended = [
+                r["member_id"]
+                for r in await conn.fetch(
+                    "SELECT member_id FROM membership WHERE bin_id = $1 LIMIT 2", bin_id
+                )
+            ]
+        for member_id, until in (
+            (suspended, datetime.now(UTC) + timedelta(days=30)),
+            (ended, datetime.now(UTC) - timedelta(days=1)),
+        ):
+            await system.dispatch.publisher.publish(
+                MemberChanged.create(
+                    source="registry",
+                    data=MemberRegisteredData(
+                        member_id=member_id,
+                        bin_id=bin_id,
+                        language=Language.NL,
+                        contact=MemberContact(phones=["+32470000001"]),
+                        suspended_until=until,
+                    ),
+                )
+            )
+
+        async def projected() -> bool:
+            async with system.dispatch.pool.acquire() as conn:
+                return bool(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM recipient WHERE suspended_until IS NOT NULL "
+                        "AND member_id = ANY($1)",
+                        [suspended, ended],
+                    )
+                    == 2
+                )
+
+        await eventually(projected)
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 4)
+        assert progress["delivered"] == 4
+        async with system.dispatch.pool.acquire() as conn:
+            targeted = {
+                r["member_id"]
+                for r in await conn.fetch(
+                    "SELECT member_id FROM delivery WHERE source_id = $1", alert_id
+                )
+            }
+        assert suspended not in targeted and ended in targeted

@@ -10,7 +10,7 @@ import uuid
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.events import MemberErased, MemberRegistered, Visibility
+from shared.events import MemberChanged, MemberErased, MemberRegistered, Visibility
 from tests.helpers import drain, eventually
 from tests.integration.registry.conftest import (
     ADMIN,
@@ -230,3 +230,63 @@ async def test_gdpr_export_change_and_erasure(
         )
 
     await eventually(erased)
+
+
+async def test_sanctions_step_by_step_suspension_reaches_dispatch_and_removal_is_appealable(
+    registry: Registry, amqp: AbstractRobustConnection
+) -> None:
+    channel = await amqp.channel()
+    probe = await channel.declare_queue(exclusive=True)
+    topology = registry.runtime.topology
+    await probe.bind(topology.exchange_name(Visibility.PRIVATE), "member.changed.v1")
+    await probe.bind(topology.exchange_name(Visibility.PUBLIC), "member.left.v1")
+    bin_id = await registry.new_bin()
+    me = coordinator(bin_id)
+    member_id = (
+        await registry.client.post(f"/bins/{bin_id}/members", json=member_body(21), headers=me)
+    ).json()["member_id"]
+    url = f"/members/{member_id}/sanctions"
+
+    early = await registry.client.post(
+        url, json={"kind": "removal", "reason": "te vroeg"}, headers=me
+    )
+    assert early.status_code == 409 and "step by step" in early.json()["detail"]
+    steps = [
+        {"kind": "reprimand", "reason": "berichten doorgestuurd naar sociale media"},
+        {"kind": "suspension", "reason": "opnieuw", "until": "2099-01-01T00:00:00+00:00"},
+        {"kind": "removal", "reason": "derde keer"},
+    ]
+    decided = []
+    for step in steps:
+        response = await registry.client.post(url, json=step, headers=me)
+        assert response.status_code == 201, response.text
+        decided.append(response.json())
+    assert decided[0]["decided_by"] == "coord-1"
+    assert decided[1]["until"].startswith("2099-01-01")
+    removal = decided[2]
+    assert removal["appeal_deadline"] is not None  # three weeks from the decision
+
+    seen: dict[str, bytes] = {}
+
+    async def both_published() -> bool:
+        for message in await drain(channel, probe.name):
+            seen[message.routing_key or ""] = message.body
+        return {"member.changed.v1", "member.left.v1"} <= set(seen)
+
+    await eventually(both_published)
+    changed = MemberChanged.model_validate_json(seen["member.changed.v1"])
+    assert changed.data.suspended_until is not None and changed.data.suspended_until.year == 2099
+
+    appealed = await registry.client.post(
+        f"{url}/{removal['sanction_id']}/appeal", json={"reason": "ik was het niet"}, headers=me
+    )
+    assert appealed.status_code == 200 and appealed.json()["appealed_at"] is not None
+    again = await registry.client.post(
+        f"{url}/{removal['sanction_id']}/appeal", json={"reason": "nog eens"}, headers=me
+    )
+    assert again.status_code == 409
+    export = (await registry.client.get(f"/members/{member_id}", headers=me)).json()
+    assert export["standing"] == "removed"
+    assert (
+        await registry.client.patch(f"/members/{member_id}", json={"language": "fr"}, headers=me)
+    ).status_code == 409
