@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.registry import problems
-from services.registry.api import bins, members, roles, sanctions
+from services.registry.api import bins, charter, members, roles, sanctions
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
 
@@ -22,7 +22,9 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
         settings=settings or RegistrySettings(),
         sql_dir=Path(__file__).parent / "sql",
     )
-    app = runtime.http_app([bins.router, members.router, sanctions.router, roles.router])
+    app = runtime.http_app(
+        [bins.router, charter.router, members.router, sanctions.router, roles.router]
+    )
     problems.install(app)
     return runtime, app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -225,6 +225,63 @@ class MemberExport(BaseModel):
     suspended_until: datetime | None = None
     joined_at: datetime
     updated_at: datetime
+
+
+class CharterPartner(BaseModel):
+    """A partner of the charter and how to reach them (personal data: never on an event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(pattern="^(citizens|police_zone|municipality)$")
+    role: Name = Field(description="coordinator, mandated officer, mayor, ...")
+    full_name: Name
+    email: Email | None = None
+    phone: str | None = Field(default=None, max_length=30)
+
+
+class BudgetLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: Name
+    amount_eur: float = Field(ge=0, le=1_000_000)
+    paid_by: str = Field(pattern="^(municipality|police_zone|citizens|other)$")
+
+
+class CharterUpdate(BaseModel):
+    """The sections to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partners: list[CharterPartner] | None = Field(default=None, max_length=50)
+    budget_plan: list[BudgetLine] | None = Field(default=None, max_length=100)
+    communication_plan: CommunicationPlan | None = None
+
+
+class CharterChange(BaseModel):
+    change_id: uuid.UUID
+    section: str
+    before: Any
+    after: Any
+    changed_by: str
+    changed_at: datetime
+    to_report: bool = Field(description="To report to the FOD Binnenlandse Zaken")
+    reported_at: datetime | None
+    fod_reference: str | None
+
+
+class Charter(BaseModel):
+    bin_id: uuid.UUID
+    partners: list[CharterPartner]
+    budget_plan: list[BudgetLine]
+    communication_plan: CommunicationPlan
+    changes: list[CharterChange]
+
+
+class ChangesReported(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    change_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+    fod_reference: str = Field(min_length=1, max_length=200)
 
 
 class SanctionIn(BaseModel):

@@ -11,6 +11,7 @@ from shared.auth import Role
 from shared.events import BinStatusChanged, Visibility
 from tests.helpers import drain, eventually
 from tests.integration.registry.conftest import OPERATOR, ZONE, Registry, bearer, coordinator
+from tests.lifecycle import make_official
 
 CHIEF = bearer("chief-1", Role.POLICE_CHIEF, police_zones=[ZONE])
 OFFICER = bearer("officer-1", Role.MANDATED_OFFICER, police_zones=[ZONE])
@@ -199,3 +200,55 @@ async def test_an_address_finds_its_bin_and_the_neighbours(registry: Registry) -
         headers=OPERATOR,
     )
     assert unknown.status_code == 422 and "no BIN with id" in unknown.json()["detail"]
+
+
+async def test_charter_changes_after_signing_are_flagged_for_the_fod_and_exported(
+    registry: Registry,
+) -> None:
+    client = registry.client
+    bin_id = await registry.new_bin()
+    url = f"/bins/{bin_id}/charter"
+    partners = [
+        {"party": "citizens", "role": "coordinator", "full_name": "An Peeters",
+         "email": "an@voorbeeld.be"},
+        {"party": "police_zone", "role": "mandated officer", "full_name": "Inspecteur Claes"},
+    ]  # fmt: skip
+    drafted = await client.put(
+        url,
+        json={"partners": partners, "budget_plan": [
+            {"item": "SMS", "amount_eur": 300, "paid_by": "municipality"}]},
+        headers=OPERATOR,
+    )  # fmt: skip
+    assert drafted.status_code == 200, drafted.text
+    # While the BIN is a proposal the charter is a draft: changes are not for the FOD.
+    assert {c["to_report"] for c in drafted.json()["changes"]} == {False}
+    await make_official(client, "", bin_id, ZONE, "Leuven", OPERATOR)
+    changed = await client.put(
+        url,
+        json={"budget_plan": [{"item": "SMS", "amount_eur": 450, "paid_by": "municipality"}]},
+        headers=OPERATOR,
+    )
+    to_report = [c for c in changed.json()["changes"] if c["to_report"]]
+    assert [(c["section"], c["after"][0]["amount_eur"]) for c in to_report] == [
+        ("budget_plan", 450.0)
+    ]
+    export = (await client.get(f"{url}/changes/to-report", headers=OPERATOR)).json()
+    assert export["to"].startswith("FOD Binnenlandse Zaken")
+    assert [c["change_id"] for c in export["changes"]] == [to_report[0]["change_id"]]
+    assert export["bin"]["fod_reference"] == "BZ/2026/1"
+    # Someone outside the BIN does not see the partners' contact details.
+    elsewhere = bearer("op-2", Role.OPERATOR, police_zones=["Brussel"])
+    assert (await client.get(url, headers=elsewhere)).status_code == 403
+    reported = await client.post(
+        f"{url}/changes/reported",
+        json={"change_ids": [to_report[0]["change_id"]], "fod_reference": "BZ/VP/2026/77"},
+        headers=OPERATOR,
+    )
+    assert reported.status_code == 200, reported.text
+    assert (await client.get(f"{url}/changes/to-report", headers=OPERATOR)).json()["changes"] == []
+    twice = await client.post(
+        f"{url}/changes/reported",
+        json={"change_ids": [to_report[0]["change_id"]], "fod_reference": "x"},
+        headers=OPERATOR,
+    )
+    assert twice.status_code == 409
