@@ -184,6 +184,16 @@ REMOVE_MEMBER = """
 UPDATE member SET standing = 'removed', updated_at = now() WHERE member_id = $1
 """
 
+INSERT_SCREENING = """
+INSERT INTO coordinator_screening (subject, bin_id, screened_on, passed, screened_by)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING subject, bin_id, screened_on, passed, screened_by, recorded_at
+"""
+LATEST_SCREENING_PASSED = """
+SELECT passed FROM coordinator_screening WHERE subject = $1 AND bin_id = $2
+ORDER BY recorded_at DESC LIMIT 1
+"""
+
 INSERT_ROLE = """
 INSERT INTO role_assignment (subject, role, police_zone, municipality, bin_id, assigned_by)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -515,6 +525,17 @@ async def suspend_member(conn: Connection, member_id: uuid.UUID, until: Any) -> 
 
 async def remove_member(conn: Connection, member_id: uuid.UUID) -> None:
     await conn.execute(REMOVE_MEMBER, member_id)
+
+
+async def record_screening(
+    conn: Connection, subject: str, bin_id: uuid.UUID, screened_on: Any, passed: bool, by: str
+) -> Any:
+    return await conn.fetchrow(INSERT_SCREENING, subject, bin_id, screened_on, passed, by)
+
+
+async def screening_passed(conn: Connection, subject: str, bin_id: uuid.UUID) -> bool:
+    """Whether the latest police screening of ``subject`` for the BIN passed."""
+    return bool(await conn.fetchval(LATEST_SCREENING_PASSED, subject, bin_id))
 
 
 async def assign_role(conn: Connection, assignment: RoleAssignment, by: str) -> None:

@@ -337,6 +337,24 @@ class RoleAssignment(BaseModel):
     bin_id: uuid.UUID | None = None
 
 
+class ScreeningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=200, description="The identity provider's id")
+    birth_date: date = Field(description="Checked (adult), not stored")
+    screened_on: date
+    passed: bool
+
+
+class Screening(BaseModel):
+    subject: str
+    bin_id: uuid.UUID
+    screened_on: date
+    passed: bool
+    screened_by: str
+    recorded_at: datetime
+
+
 class Claims(BaseModel):
     """What a token for ``subject`` should carry (for the identity provider's mapper)."""
 

@@ -4,17 +4,21 @@ provider's mapper (or the development minting) reads them from ``/roles/{subject
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from fastapi import APIRouter, HTTPException, status
 
 from services.registry import access, repository
+from services.registry.domain.eligibility import ADULT_AGE, age_on
 from services.registry.domain.roles import BIN_ROLES, scope_problem
-from services.registry.schemas import Claims, RoleAssignment
+from services.registry.schemas import Claims, RoleAssignment, Screening, ScreeningIn
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.database import Connection
 from shared.dependencies import Runtime
 
 router = APIRouter(tags=["roles"])
+# Who acts on members' personal data: screened by the police first.
+SCREENED_ROLES = frozenset({Role.COORDINATOR, Role.DEPUTY})
 
 
 async def _check_appointer(
@@ -47,8 +51,50 @@ async def appoint(
 ) -> RoleAssignment:
     async with runtime.pool.acquire() as conn, conn.transaction():
         await _check_appointer(conn, assignment, principal)
+        if assignment.role in SCREENED_ROLES:
+            assert assignment.bin_id is not None  # scope_problem checked it
+            if not await repository.screening_passed(conn, assignment.subject, assignment.bin_id):
+                raise HTTPException(
+                    status.HTTP_409_CONFLICT,
+                    f"a {assignment.role} acts only after a passed police screening for this "
+                    "BIN: record it first (POST /bins/{bin_id}/screenings)",
+                )
         await repository.assign_role(conn, assignment, principal.subject)
     return assignment
+
+
+@router.post(
+    "/bins/{bin_id}/screenings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Screening,
+    summary="Record the police screening of a would-be coordinator or deputy (adults only)",
+)
+async def record_screening(
+    bin_id: uuid.UUID, body: ScreeningIn, runtime: Runtime, principal: CurrentPrincipal
+) -> Screening:
+    today = date.today()
+    if age_on(body.birth_date, today) < ADULT_AGE or body.birth_date > today:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"a coordinator must be {ADULT_AGE} or older"
+        )
+    if body.screened_on > today:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "screened_on lies in the future")
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await repository.bin_row(conn, bin_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no BIN with id {bin_id}")
+        access.require(
+            principal.is_admin
+            or (
+                principal.has_role(*access.ZONE_STAFF)
+                and principal.acts_in_zone(row["police_zone"])
+            ),
+            "the screening is the police zone's",
+        )
+        screening = await repository.record_screening(
+            conn, body.subject, bin_id, body.screened_on, body.passed, principal.subject
+        )
+    return Screening.model_validate(dict(screening))
 
 
 @router.post("/roles/revocations", status_code=status.HTTP_204_NO_CONTENT)

@@ -252,3 +252,43 @@ async def test_charter_changes_after_signing_are_flagged_for_the_fod_and_exporte
         headers=OPERATOR,
     )
     assert twice.status_code == 409
+
+
+async def test_a_coordinator_is_appointed_only_after_a_passed_police_screening(
+    registry: Registry,
+) -> None:
+    client = registry.client
+    bin_id = await registry.new_bin()
+    appointment = {"subject": "kc-anna", "role": "coordinator", "bin_id": bin_id}
+    unscreened = await client.post("/roles", json=appointment, headers=OPERATOR)
+    assert unscreened.status_code == 409 and "screening" in unscreened.json()["detail"]
+
+    screening = {"subject": "kc-anna", "screened_on": "2026-11-02", "passed": True}
+    minor = await client.post(
+        f"/bins/{bin_id}/screenings", json={**screening, "birth_date": "2012-01-01"},
+        headers=OPERATOR,
+    )  # fmt: skip
+    assert minor.status_code == 422 and "18 or older" in minor.json()["detail"]
+    coordinator_token = coordinator(bin_id)
+    not_police = await client.post(
+        f"/bins/{bin_id}/screenings", json={**screening, "birth_date": "1980-01-01"},
+        headers=coordinator_token,
+    )  # fmt: skip
+    assert not_police.status_code == 403
+    failed = await client.post(
+        f"/bins/{bin_id}/screenings",
+        json={**screening, "birth_date": "1980-01-01", "passed": False},
+        headers=OPERATOR,
+    )
+    assert failed.status_code == 201
+    assert (await client.post("/roles", json=appointment, headers=OPERATOR)).status_code == 409
+
+    passed = await client.post(
+        f"/bins/{bin_id}/screenings", json={**screening, "birth_date": "1980-01-01"},
+        headers=OPERATOR,
+    )  # fmt: skip
+    assert passed.status_code == 201 and passed.json()["screened_by"] == "op-1"
+    appointed = await client.post("/roles", json=appointment, headers=OPERATOR)
+    assert appointed.status_code == 201, appointed.text
+    claims = (await client.get("/roles/kc-anna/claims", headers=bearer("kc-anna"))).json()
+    assert claims["roles"] == ["coordinator"] and claims["bin_ids"] == [bin_id]
