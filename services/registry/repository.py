@@ -15,7 +15,6 @@ from services.registry.schemas import (
     CoveringBin,
     MemberCreate,
     MemberExport,
-    RoleAssignment,
     Signature,
     StreetSegmentIn,
 )
@@ -28,35 +27,59 @@ INSERT INTO bin (bin_id, name, kind, municipality, police_zone, communication_pl
                  one_sms_per_housing_unit)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
+
+
 BIN_COLUMNS = """
 bin_id, name, kind, municipality, police_zone, communication_plan, one_sms_per_housing_unit,
 status, status_changed_at, fod_reference, last_evaluated_on, next_evaluation_due, created_at
 """
+
+
 SELECT_BIN = f"SELECT {BIN_COLUMNS} FROM bin WHERE bin_id = $1"
+
+
 SELECT_BIN_FOR_UPDATE = f"SELECT {BIN_COLUMNS} FROM bin WHERE bin_id = $1 FOR UPDATE"
+
+
 SELECT_STREETS = """
 SELECT street, from_number, to_number, parity FROM bin_street WHERE bin_id = $1 ORDER BY position
 """
+
+
 DELETE_STREETS = "DELETE FROM bin_street WHERE bin_id = $1"
+
+
 INSERT_STREET = """
 INSERT INTO bin_street (bin_id, position, street, street_key, from_number, to_number, parity)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
+
+
 SELECT_NEIGHBOURS = "SELECT neighbour_id FROM bin_neighbour WHERE bin_id = $1 ORDER BY 1"
+
+
 DELETE_NEIGHBOURS = "DELETE FROM bin_neighbour WHERE bin_id = $1 OR neighbour_id = $1"
+
+
 INSERT_NEIGHBOURS = """
 INSERT INTO bin_neighbour (bin_id, neighbour_id)
 SELECT $1, n FROM unnest($2::uuid[]) AS n
 UNION SELECT n, $1 FROM unnest($2::uuid[]) AS n
 ON CONFLICT DO NOTHING
 """
+
+
 SELECT_SIGNATURES = """
 SELECT signatory, signed_by, signed_at FROM charter_signature WHERE bin_id = $1
 ORDER BY signed_at
 """
+
+
 INSERT_SIGNATURE = """
 INSERT INTO charter_signature (bin_id, signatory, signed_by) VALUES ($1, $2, $3)
 """
+
+
 UPDATE_STATUS = """
 UPDATE bin SET status = $2, status_changed_at = now(),
                fod_reference = coalesce($3, fod_reference),
@@ -66,17 +89,24 @@ UPDATE bin SET status = $2, status_changed_at = now(),
 WHERE bin_id = $1
 RETURNING status_changed_at
 """
+
+
 INSERT_STATUS_HISTORY = """
 INSERT INTO bin_status_history (bin_id, status, changed_by, note) VALUES ($1, $2, $3, $4)
 """
+
+
 RECORD_EVALUATION = """
 UPDATE bin SET last_evaluated_on = $2, next_evaluation_due = $3 WHERE bin_id = $1
 """
+
+
 SELECT_CANDIDATE_SEGMENTS = """
 SELECT s.bin_id, s.street, s.from_number, s.to_number, s.parity
 FROM bin_street s JOIN bin b ON b.bin_id = s.bin_id
 WHERE s.street_key = $1 AND lower(b.municipality) = lower($2)
 """
+
 
 MEMBER_COLUMNS = """
 member_id, bin_id, full_name, birth_date, relation, street, house_number, box, postal_code,
@@ -84,19 +114,31 @@ municipality, phones, email, language, channels, subsidised_sms, registration_si
 house_rules_version, house_rules_accepted_on, joined_at, updated_at, housing_unit,
 sms_unit_claim, standing, suspended_until
 """
+
+
 SELECT_MEMBER = f"SELECT {MEMBER_COLUMNS} FROM member WHERE member_id = $1"
+
+
 SELECT_MEMBER_FOR_UPDATE = f"SELECT {MEMBER_COLUMNS} FROM member WHERE member_id = $1 FOR UPDATE"
 # Search by name or e-mail, for the coordinator's member list; the pattern is a bind parameter.
+
+
 SELECT_BIN_MEMBERS = f"""
 SELECT {MEMBER_COLUMNS} FROM member
 WHERE bin_id = $1 AND ($2::text IS NULL OR full_name ILIKE $2 OR email ILIKE $2)
 ORDER BY full_name, member_id
 LIMIT $3 OFFSET $4
 """
+
+
 SELECT_CLAIMED_UNITS = """
 SELECT sms_unit_claim FROM member WHERE bin_id = $1 AND sms_unit_claim IS NOT NULL
 """
+
+
 UNIT_CLAIMED = "SELECT EXISTS (SELECT 1 FROM member WHERE bin_id = $1 AND sms_unit_claim = $2)"
+
+
 MEMBER_INSERT_COLUMNS = (
     "member_id",
     "bin_id",
@@ -119,6 +161,8 @@ MEMBER_INSERT_COLUMNS = (
     "house_rules_version",
     "house_rules_accepted_on",
 )
+
+
 UPDATE_MEMBER = """
 UPDATE member SET full_name = $2, relation = $3, street = $4, house_number = $5, box = $6,
        postal_code = $7, municipality = $8, housing_unit = $9, phones = $10, email = $11,
@@ -126,90 +170,14 @@ UPDATE member SET full_name = $2, relation = $3, street = $4, house_number = $5,
        updated_at = now()
 WHERE member_id = $1
 """
+
+
 DELETE_MEMBER = "DELETE FROM member WHERE member_id = $1 RETURNING bin_id"
+
+
 INSERT_ERASURE = """
 INSERT INTO member_erasure (member_id, bin_id, reason) VALUES ($1, $2, $3)
 ON CONFLICT (member_id) DO NOTHING
-"""
-
-SELECT_CHARTER = "SELECT partners, budget_plan FROM charter WHERE bin_id = $1"
-UPSERT_CHARTER = """
-INSERT INTO charter (bin_id, partners, budget_plan) VALUES ($1, $2, $3)
-ON CONFLICT (bin_id) DO UPDATE SET partners = EXCLUDED.partners,
-                                   budget_plan = EXCLUDED.budget_plan, updated_at = now()
-"""
-UPDATE_PLAN = "UPDATE bin SET communication_plan = $2 WHERE bin_id = $1"
-INSERT_CHARTER_CHANGE = """
-INSERT INTO charter_change (change_id, bin_id, section, before, after, changed_by, to_report)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
-CHANGE_COLUMNS = """
-change_id, section, before, after, changed_by, changed_at, to_report, reported_at,
-fod_reference
-"""
-SELECT_CHARTER_CHANGES = f"""
-SELECT {CHANGE_COLUMNS} FROM charter_change
-WHERE bin_id = $1 AND (NOT $2 OR (to_report AND reported_at IS NULL))
-ORDER BY changed_at
-"""
-MARK_REPORTED = """
-UPDATE charter_change SET reported_at = now(), fod_reference = $3
-WHERE bin_id = $1 AND change_id = ANY($2::uuid[]) AND to_report AND reported_at IS NULL
-RETURNING change_id
-"""
-
-SANCTION_COLUMNS = """
-sanction_id, member_id, kind, reason, until, decided_by, decided_at, appeal_deadline,
-appealed_at, appeal_reason
-"""
-INSERT_SANCTION = f"""
-INSERT INTO member_sanction (sanction_id, member_id, kind, reason, until, decided_by,
-                             decided_at, appeal_deadline)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING {SANCTION_COLUMNS}
-"""
-SELECT_SANCTIONS = f"""
-SELECT {SANCTION_COLUMNS} FROM member_sanction WHERE member_id = $1 ORDER BY decided_at
-"""
-SELECT_SANCTION_FOR_UPDATE = f"""
-SELECT {SANCTION_COLUMNS} FROM member_sanction WHERE sanction_id = $1 AND member_id = $2
-FOR UPDATE
-"""
-RECORD_APPEAL = f"""
-UPDATE member_sanction SET appealed_at = now(), appeal_reason = $2 WHERE sanction_id = $1
-RETURNING {SANCTION_COLUMNS}
-"""
-SUSPEND_MEMBER = "UPDATE member SET suspended_until = $2, updated_at = now() WHERE member_id = $1"
-REMOVE_MEMBER = """
-UPDATE member SET standing = 'removed', updated_at = now() WHERE member_id = $1
-"""
-
-INSERT_SCREENING = """
-INSERT INTO coordinator_screening (subject, bin_id, screened_on, passed, screened_by)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING subject, bin_id, screened_on, passed, screened_by, recorded_at
-"""
-LATEST_SCREENING_PASSED = """
-SELECT passed FROM coordinator_screening WHERE subject = $1 AND bin_id = $2
-ORDER BY recorded_at DESC LIMIT 1
-"""
-
-INSERT_ROLE = """
-INSERT INTO role_assignment (subject, role, police_zone, municipality, bin_id, assigned_by)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT DO NOTHING
-"""
-DELETE_ROLE = """
-DELETE FROM role_assignment
-WHERE subject = $1 AND role = $2 AND police_zone = $3 AND municipality = $4
-  AND bin_id IS NOT DISTINCT FROM $5
-"""
-SELECT_ROLES = """
-SELECT role, police_zone, municipality, bin_id FROM role_assignment WHERE subject = $1
-"""
-SELECT_BIN_ROLES = """
-SELECT subject, role, police_zone, municipality, bin_id FROM role_assignment
-WHERE bin_id = $1 ORDER BY role, subject
 """
 
 
@@ -451,122 +419,3 @@ async def erase_member(conn: Connection, member_id: uuid.UUID, reason: str) -> u
     if bin_id is not None:
         await conn.execute(INSERT_ERASURE, member_id, bin_id, reason)
     return bin_id
-
-
-async def charter(conn: Connection, bin_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(SELECT_CHARTER, bin_id)
-    return dict(row) if row else {"partners": [], "budget_plan": []}
-
-
-async def save_charter(
-    conn: Connection, bin_id: uuid.UUID, partners: Any, budget_plan: Any, plan: Any
-) -> None:
-    await conn.execute(UPSERT_CHARTER, bin_id, partners, budget_plan)
-    await conn.execute(UPDATE_PLAN, bin_id, plan)
-
-
-async def record_charter_change(conn: Connection, values: dict[str, Any]) -> None:
-    await conn.execute(
-        INSERT_CHARTER_CHANGE,
-        values["change_id"],
-        values["bin_id"],
-        values["section"],
-        values["before"],
-        values["after"],
-        values["changed_by"],
-        values["to_report"],
-    )
-
-
-async def charter_changes(
-    conn: Connection, bin_id: uuid.UUID, *, unreported_only: bool = False
-) -> list[Any]:
-    return list(await conn.fetch(SELECT_CHARTER_CHANGES, bin_id, unreported_only))
-
-
-async def mark_reported(
-    conn: Connection, bin_id: uuid.UUID, change_ids: list[uuid.UUID], fod_reference: str
-) -> list[uuid.UUID]:
-    rows = await conn.fetch(MARK_REPORTED, bin_id, change_ids, fod_reference)
-    return [r["change_id"] for r in rows]
-
-
-async def sanctions(conn: Connection, member_id: uuid.UUID) -> list[Any]:
-    return list(await conn.fetch(SELECT_SANCTIONS, member_id))
-
-
-async def insert_sanction(conn: Connection, values: dict[str, Any]) -> Any:
-    return await conn.fetchrow(
-        INSERT_SANCTION,
-        values["sanction_id"],
-        values["member_id"],
-        values["kind"],
-        values["reason"],
-        values["until"],
-        values["decided_by"],
-        values["decided_at"],
-        values["appeal_deadline"],
-    )
-
-
-async def sanction_for_update(
-    conn: Connection, sanction_id: uuid.UUID, member_id: uuid.UUID
-) -> Any:
-    return await conn.fetchrow(SELECT_SANCTION_FOR_UPDATE, sanction_id, member_id)
-
-
-async def record_appeal(conn: Connection, sanction_id: uuid.UUID, reason: str) -> Any:
-    return await conn.fetchrow(RECORD_APPEAL, sanction_id, reason)
-
-
-async def suspend_member(conn: Connection, member_id: uuid.UUID, until: Any) -> None:
-    await conn.execute(SUSPEND_MEMBER, member_id, until)
-
-
-async def remove_member(conn: Connection, member_id: uuid.UUID) -> None:
-    await conn.execute(REMOVE_MEMBER, member_id)
-
-
-async def record_screening(
-    conn: Connection, subject: str, bin_id: uuid.UUID, screened_on: Any, passed: bool, by: str
-) -> Any:
-    return await conn.fetchrow(INSERT_SCREENING, subject, bin_id, screened_on, passed, by)
-
-
-async def screening_passed(conn: Connection, subject: str, bin_id: uuid.UUID) -> bool:
-    """Whether the latest police screening of ``subject`` for the BIN passed."""
-    return bool(await conn.fetchval(LATEST_SCREENING_PASSED, subject, bin_id))
-
-
-async def assign_role(conn: Connection, assignment: RoleAssignment, by: str) -> None:
-    await conn.execute(
-        INSERT_ROLE,
-        assignment.subject,
-        assignment.role.value,
-        assignment.police_zone,
-        assignment.municipality,
-        assignment.bin_id,
-        by,
-    )
-
-
-async def revoke_role(conn: Connection, assignment: RoleAssignment) -> bool:
-    result = await conn.execute(
-        DELETE_ROLE,
-        assignment.subject,
-        assignment.role.value,
-        assignment.police_zone,
-        assignment.municipality,
-        assignment.bin_id,
-    )
-    return bool(result != "DELETE 0")
-
-
-async def roles_of(conn: Connection, subject: str) -> list[Any]:
-    return list(await conn.fetch(SELECT_ROLES, subject))
-
-
-async def bin_roles(conn: Connection, bin_id: uuid.UUID) -> list[RoleAssignment]:
-    return [
-        RoleAssignment.model_validate(dict(r)) for r in await conn.fetch(SELECT_BIN_ROLES, bin_id)
-    ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from services.registry import access, events, repository
+from services.registry import access, charter_repository, events, repository
 from services.registry.domain.charter import changed_sections, must_report
 from services.registry.schemas import ChangesReported, Charter, CharterChange, CharterUpdate
 from shared.auth import CurrentPrincipal, Principal
@@ -30,7 +30,7 @@ async def _charter(conn: Connection, bin_id: uuid.UUID, principal: Principal) ->
         access.manages_bin(principal, row) or access.keeps_members(principal, bin_id),
         "only the BIN's police zone, municipality, coordinators or an admin see its charter",
     )
-    content = await repository.charter(conn, bin_id)
+    content = await charter_repository.charter(conn, bin_id)
     return Charter(
         bin_id=bin_id,
         partners=content["partners"],
@@ -38,7 +38,7 @@ async def _charter(conn: Connection, bin_id: uuid.UUID, principal: Principal) ->
         communication_plan=CommunicationPlan.model_validate(row["communication_plan"]),
         changes=[
             CharterChange.model_validate(dict(c))
-            for c in await repository.charter_changes(conn, bin_id)
+            for c in await charter_repository.charter_changes(conn, bin_id)
         ],
     )
 
@@ -61,12 +61,12 @@ async def change_charter(
             access.manages_bin(principal, row),
             "only the BIN's police zone, its municipality or an admin change its charter",
         )
-        current = await repository.charter(conn, bin_id)
+        current = await charter_repository.charter(conn, bin_id)
         before = {**current, "communication_plan": row["communication_plan"]}
         after = update.model_dump(mode="json", exclude_none=True)
         to_report = must_report(BinStatus(row["status"]))
         for section, old, new in changed_sections(before, after):
-            await repository.record_charter_change(
+            await charter_repository.record_charter_change(
                 conn,
                 {
                     "change_id": uuid.uuid4(),
@@ -79,7 +79,7 @@ async def change_charter(
                 },
             )
         merged = {**before, **after}
-        await repository.save_charter(
+        await charter_repository.save_charter(
             conn, bin_id, merged["partners"], merged["budget_plan"], merged["communication_plan"]
         )
         if "communication_plan" in after:
@@ -100,7 +100,7 @@ async def changes_to_report(
     async with runtime.pool.acquire() as conn:
         charter = await _charter(conn, bin_id, principal)
         row = await repository.bin_row(conn, bin_id)
-        changes = await repository.charter_changes(conn, bin_id, unreported_only=True)
+        changes = await charter_repository.charter_changes(conn, bin_id, unreported_only=True)
     return {
         "to": "FOD Binnenlandse Zaken, Algemene Directie Veiligheid en Preventie",
         "bin": {
@@ -132,7 +132,9 @@ async def changes_reported(
             access.manages_bin(principal, row),
             "only the BIN's police zone, its municipality or an admin report its charter",
         )
-        marked = await repository.mark_reported(conn, bin_id, body.change_ids, body.fod_reference)
+        marked = await charter_repository.mark_reported(
+            conn, bin_id, body.change_ids, body.fod_reference
+        )
         if len(marked) != len(set(body.change_ids)):
             # All or nothing: the transaction rolls the others back.
             missing = sorted(set(body.change_ids) - set(marked), key=str)

@@ -8,7 +8,7 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, status
 
-from services.registry import access, repository
+from services.registry import access, repository, roles_repository
 from services.registry.domain.eligibility import ADULT_AGE, age_on
 from services.registry.domain.roles import BIN_ROLES, scope_problem
 from services.registry.schemas import Claims, RoleAssignment, Screening, ScreeningIn
@@ -53,13 +53,15 @@ async def appoint(
         await _check_appointer(conn, assignment, principal)
         if assignment.role in SCREENED_ROLES:
             assert assignment.bin_id is not None  # scope_problem checked it
-            if not await repository.screening_passed(conn, assignment.subject, assignment.bin_id):
+            if not await roles_repository.screening_passed(
+                conn, assignment.subject, assignment.bin_id
+            ):
                 raise HTTPException(
                     status.HTTP_409_CONFLICT,
                     f"a {assignment.role} acts only after a passed police screening for this "
                     "BIN: record it first (POST /bins/{bin_id}/screenings)",
                 )
-        await repository.assign_role(conn, assignment, principal.subject)
+        await roles_repository.assign_role(conn, assignment, principal.subject)
     return assignment
 
 
@@ -91,7 +93,7 @@ async def record_screening(
             ),
             "the screening is the police zone's",
         )
-        screening = await repository.record_screening(
+        screening = await roles_repository.record_screening(
             conn, body.subject, bin_id, body.screened_on, body.passed, principal.subject
         )
     return Screening.model_validate(dict(screening))
@@ -101,7 +103,7 @@ async def record_screening(
 async def revoke(assignment: RoleAssignment, runtime: Runtime, principal: CurrentPrincipal) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
         await _check_appointer(conn, assignment, principal)
-        if not await repository.revoke_role(conn, assignment):
+        if not await roles_repository.revoke_role(conn, assignment):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment")
 
 
@@ -117,7 +119,7 @@ async def bin_roles(
             access.manages_bin(principal, row) or access.keeps_members(principal, bin_id),
             "only the BIN's police zone, municipality, coordinators or an admin see its people",
         )
-        return await repository.bin_roles(conn, bin_id)
+        return await roles_repository.bin_roles(conn, bin_id)
 
 
 @router.get("/roles/{subject}/claims", response_model=Claims)
@@ -127,7 +129,7 @@ async def claims(subject: str, runtime: Runtime, principal: CurrentPrincipal) ->
         "claims are read by the identity provider (an admin token) or by their subject",
     )
     async with runtime.pool.acquire() as conn:
-        rows = await repository.roles_of(conn, subject)
+        rows = await roles_repository.roles_of(conn, subject)
     return Claims(
         subject=subject,
         roles=sorted({Role(r["role"]) for r in rows}),

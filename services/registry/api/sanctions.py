@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, status
 
-from services.registry import events, repository
+from services.registry import events, repository, sanctions_repository
 from services.registry.api.members import _member_in_reach
 from services.registry.domain.sanctions import (
     SanctionKind,
@@ -36,9 +36,11 @@ async def sanction(
     now = datetime.now(UTC)
     async with runtime.pool.acquire() as conn, conn.transaction():
         member = await _member_in_reach(conn, member_id, principal, for_update=True)
-        earlier = [SanctionKind(r["kind"]) for r in await repository.sanctions(conn, member_id)]
+        earlier = [
+            SanctionKind(r["kind"]) for r in await sanctions_repository.sanctions(conn, member_id)
+        ]
         check_sanction(body.kind, earlier, body.until, now, member["standing"] == "removed")
-        row = await repository.insert_sanction(
+        row = await sanctions_repository.insert_sanction(
             conn,
             {
                 "sanction_id": uuid.uuid4(),
@@ -52,11 +54,11 @@ async def sanction(
             },
         )
         if body.kind is SanctionKind.SUSPENSION:
-            await repository.suspend_member(conn, member_id, body.until)
+            await sanctions_repository.suspend_member(conn, member_id, body.until)
             changed = await repository.get_member(conn, member_id)
             await runtime.enqueue(conn, [events.member_changed(changed)])
         elif body.kind is SanctionKind.REMOVAL:
-            await repository.remove_member(conn, member_id)
+            await sanctions_repository.remove_member(conn, member_id)
             await runtime.enqueue(conn, [events.member_removed(member_id, member["bin_id"])])
     return Sanction.model_validate(dict(row))
 
@@ -68,7 +70,8 @@ async def list_sanctions(
     async with runtime.pool.acquire() as conn:
         await _member_in_reach(conn, member_id, principal)
         return [
-            Sanction.model_validate(dict(r)) for r in await repository.sanctions(conn, member_id)
+            Sanction.model_validate(dict(r))
+            for r in await sanctions_repository.sanctions(conn, member_id)
         ]
 
 
@@ -86,10 +89,10 @@ async def appeal(
 ) -> Sanction:
     async with runtime.pool.acquire() as conn, conn.transaction():
         await _member_in_reach(conn, member_id, principal)
-        row = await repository.sanction_for_update(conn, sanction_id, member_id)
+        row = await sanctions_repository.sanction_for_update(conn, sanction_id, member_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sanction with id {sanction_id}")
         check_appeal(row["appeal_deadline"], datetime.now(UTC), row["appealed_at"] is not None)
         return Sanction.model_validate(
-            dict(await repository.record_appeal(conn, sanction_id, body.reason))
+            dict(await sanctions_repository.record_appeal(conn, sanction_id, body.reason))
         )
