@@ -11,6 +11,7 @@ from services.intake import handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
 from services.intake.domain.rate_limit import RateLimiter
 from services.intake.limits import InputLimits
+from services.intake.retention import RetentionJob, RetentionPolicy
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
@@ -27,6 +28,9 @@ class IntakeSettings(ServiceSettings):
     # Per caller (bearer token): sustained requests per second, and the burst allowed.
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # How long members' replies and alert texts are kept (then purged by an hourly job).
+    retention_replies_days: int = Field(default=30, ge=1)
+    retention_alert_texts_days: int = Field(default=365, ge=1)
 
 
 def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -38,6 +42,12 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
         sql_dir=Path(__file__).parent / "sql",
     )
     handlers.register(runtime)
+    retention = RetentionJob(
+        runtime,
+        RetentionPolicy(settings.retention_replies_days, settings.retention_alert_texts_days),
+    )
+    runtime.on_start.append(retention.start)
+    runtime.on_stop.append(retention.stop)
     app = runtime.http_app(
         [reports.router, alerts.router, notices.router, bins.router, audit.router]
     )
@@ -49,6 +59,7 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
     )
     app.state.dispatch_url = settings.dispatch_url
     app.state.settings = settings
+    app.state.retention = retention
     return runtime, app
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
+from fastapi import FastAPI
 
 from services.intake.main import IntakeSettings, build
 from shared.auth import AuthSettings, Role, mint_token
@@ -55,6 +56,7 @@ class Intake:
     runtime: ServiceRuntime
     channel: AbstractRobustChannel
     probe: AbstractQueue
+    app: FastAPI
     zone: str = field(default_factory=lambda: f"Zone-{uuid.uuid4().hex[:8]}")
     published: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -173,4 +175,4 @@ async def intake(
         probe = await channel.declare_queue(exclusive=True)
         for visibility in (Visibility.PUBLIC, Visibility.PRIVATE):
             await probe.bind(runtime.topology.exchange_name(visibility), "#")
-        yield Intake(client, runtime, channel, probe)
+        yield Intake(client, runtime, channel, probe, app)

@@ -369,3 +369,37 @@ async def test_an_activation_owes_feedback_by_the_next_working_day_until_it_is_g
     assert alert_id not in await open_feedback()
     closed = (await intake.client.get(f"/alerts/{alert_id}", headers=intake.operator)).json()
     assert closed["feedback_notice_id"] == given.json()["notice_id"]
+
+
+async def test_replies_and_alert_texts_are_purged_after_their_retention(intake: Intake) -> None:
+    bin_id = await intake.known_bin()
+    accepted = await intake.client.post(
+        "/alerts",
+        json={"bin_ids": [str(bin_id)], "texts": {"nl": "Verdachte man"}},
+        headers=intake.operator,
+    )
+    alert_id = uuid.UUID(accepted.json()["alert_id"])
+    member = uuid.uuid4()
+    await intake.client.post(
+        f"/alerts/{alert_id}/responses",
+        json={"member_id": str(member), "text": "Gezien aan de kerk"},
+        headers=bearer(str(member)),
+    )
+    async with intake.runtime.pool.acquire() as conn:
+        # As if both were older than the configured periods (30 days, 365 days).
+        await conn.execute(
+            "UPDATE response SET received_at = now() - interval '31 days' WHERE alert_id = $1",
+            alert_id,
+        )
+        await conn.execute(
+            "UPDATE alert SET issued_at = now() - interval '366 days' WHERE alert_id = $1",
+            alert_id,
+        )
+    purged = await intake.app.state.retention.purge()
+    assert purged["replies"] >= 1 and purged["alert_texts"] >= 1
+    alert = (await intake.client.get(f"/alerts/{alert_id}", headers=intake.operator)).json()
+    assert alert["texts"] == {} and alert["bin_ids"] == [str(bin_id)]
+    replies = await intake.client.get(f"/alerts/{alert_id}/responses", headers=intake.operator)
+    assert replies.json() == []
+    trail = (await intake.client.get("/audit", params={"actor": "retention"}, headers=ADMIN)).json()
+    assert trail[0]["action"] == "retention.purged"
