@@ -144,6 +144,10 @@ INTAKE_REGISTRY = QueueSpec(
 INTAKE_REPLIES = QueueSpec(
     name="intake.replies", bindings=((Visibility.PRIVATE, "member.replied.v1"),)
 )
+REGISTRY_MEMBER_REPLIES = QueueSpec(
+    name="registry.member-replies",
+    bindings=((Visibility.PRIVATE, "member.sms_opt_out_changed.v1"),),
+)
 DIGEST_REGISTRY = QueueSpec(
     name="digest.registry",
     bindings=(
@@ -168,6 +172,7 @@ ALL_QUEUES: tuple[QueueSpec, ...] = (
     DIGEST_REGISTRY,
     INTAKE_REGISTRY,
     INTAKE_REPLIES,
+    REGISTRY_MEMBER_REPLIES,
     *GATEWAY_QUEUES,
 )
 

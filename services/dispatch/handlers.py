@@ -20,16 +20,19 @@ from pydantic import Field
 
 from services.dispatch import metrics, repository
 from services.dispatch.domain.content import Content
+from services.dispatch.domain.keywords import SmsCommand, command, confirmation
 from services.dispatch.domain.retry import DeliveryRetryPolicy
-from services.dispatch.engine import FanoutEngine
+from services.dispatch.engine import FanoutEngine, new_delivery_id
 from services.dispatch.progress import ProgressAnnouncer
-from services.dispatch.repository import Fanout
+from services.dispatch.repository import Fanout, Work
 from shared import topology as topo
 from shared.events import (
     AlertIssued,
     BinRegistered,
+    Channel,
     DeliveryOutcome,
     DeliveryReceipted,
+    Language,
     MemberRegistered,
     Priority,
 )
@@ -41,6 +44,8 @@ from shared.events.dispatch import (
     DeliveryRetryDueData,
     MemberReplied,
     MemberRepliedData,
+    MemberSmsOptOutChanged,
+    MemberSmsOptOutChangedData,
 )
 from shared.events.intake import AlertCancelled, NoticePublished
 from shared.events.registry import MemberChanged, MemberErased, MemberLeft
@@ -162,12 +167,13 @@ async def handle_bulk_event(event: BulkEvent, deps: DispatchDeps) -> None:
 
 
 async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
+    confirmations: list[tuple[Fanout, Work]] = []
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await inbox.claim(conn, topo.DISPATCH_RECEIPTS.name, event.id):
             return
         updated = await repository.apply_receipts(conn, event.data.receipts)
         if event.data.replies:
-            await _forward_replies(conn, event, deps)
+            confirmations = await _handle_replies(conn, event, deps)
     # Counted per outcome first: a label lookup per receipt cost more than the counting.
     for outcome, count in Counter(r.outcome.value for r in event.data.receipts).items():
         metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, outcome).inc(count)
@@ -178,18 +184,33 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
         await _schedule_retries(temporary, event.correlationid, deps)
     if permanent:
         await _fall_back(permanent, event.correlationid, deps)
+    # Written and committed above: a confirmation lost here is sent again by the sweeper.
+    for fanout, work in confirmations:
+        await deps.engine.send_work(fanout, [work], event.correlationid)
 
 
-async def _forward_replies(conn: Any, event: DeliveryReceipted, deps: DispatchDeps) -> None:
+async def _handle_replies(
+    conn: Any, event: DeliveryReceipted, deps: DispatchDeps
+) -> list[tuple[Fanout, Work]]:
+    """Forwards members' replies to intake, except STOP and START, which dispatch applies
+    (and confirms by SMS, and tells the registry)."""
     replies = event.data.replies
     owners = {
         r["delivery_id"]: r
         for r in await repository.delivery_owners(conn, [x.delivery_id for x in replies])
     }
-    forwarded = []
+    forwarded: list[Any] = []
+    confirmations = []
     for reply in replies:
         owner = owners.get(reply.delivery_id)
         if owner is None:
+            continue
+        sms_command = command(reply.text) if owner["channel"] == Channel.SMS else None
+        if sms_command is not None:
+            confirmation = await _apply_sms_command(conn, owner, sms_command, reply.received_at)
+            if confirmation is not None:
+                forwarded.append(confirmation[0])
+                confirmations.append(confirmation[1])
             continue
         forwarded.append(
             MemberReplied.create(
@@ -206,6 +227,42 @@ async def _forward_replies(conn: Any, event: DeliveryReceipted, deps: DispatchDe
             )
         )
     await deps.runtime.enqueue(conn, forwarded)
+    return confirmations
+
+
+async def _apply_sms_command(
+    conn: Any, owner: Any, sms_command: SmsCommand, at: datetime
+) -> tuple[MemberSmsOptOutChanged, tuple[Fanout, Work]] | None:
+    member_id = owner["member_id"]
+    recipient = await repository.set_sms_opt_out(conn, member_id, sms_command is SmsCommand.STOP)
+    if recipient is None or recipient["phone"] is None:
+        return None  # erased meanwhile, or no number left to confirm to
+    language = Language(recipient["language"])
+    fanout = Fanout(
+        source_id=uuid.uuid4(),
+        kind="confirmation",
+        priority=Priority.BULK.value,
+        bin_ids=[owner["bin_id"]],
+        channels=[Channel.SMS.value],
+        content=Content(texts={language: confirmation(sms_command, language)}).to_json(),
+    )
+    await repository.create_fanout(conn, fanout)
+    await repository.mark_dispatched(conn, fanout.source_id)
+    work = Work(new_delivery_id(), Channel.SMS.value, language.value, recipient["phone"],
+                member_id, owner["bin_id"])  # fmt: skip
+    await repository.copy_deliveries(
+        conn,
+        [(work.delivery_id, fanout.source_id, member_id, owner["bin_id"], work.channel,
+          work.language, None)],
+    )  # fmt: skip
+    changed = MemberSmsOptOutChanged.create(
+        source=SOURCE,
+        data=MemberSmsOptOutChangedData(
+            member_id=member_id, opted_out=sms_command is SmsCommand.STOP, at=at
+        ),
+    )
+    log.info("sms keyword applied", command=sms_command.value, member_id=str(member_id))
+    return changed, (fanout, work)
 
 
 async def _schedule_retries(rows: list[Any], correlation_id: str, deps: DispatchDeps) -> None:

@@ -22,17 +22,23 @@ ON CONFLICT (bin_id) DO UPDATE SET
 """
 UPSERT_RECIPIENT = """
 INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels,
-                       suspended_until)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                       suspended_until, sms_opted_out)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (member_id) DO UPDATE SET
     language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
     push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms,
-    channels = EXCLUDED.channels, suspended_until = EXCLUDED.suspended_until
+    channels = EXCLUDED.channels, suspended_until = EXCLUDED.suspended_until,
+    sms_opted_out = EXCLUDED.sms_opted_out
 """
 INSERT_MEMBERSHIP = """
 INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
 """
 DELETE_MEMBERSHIP = "DELETE FROM membership WHERE bin_id = $1 AND member_id = $2"
+# A STOP or START reply; returns where to send the confirmation.
+SET_SMS_OPT_OUT = """
+UPDATE recipient SET sms_opted_out = $2 WHERE member_id = $1
+RETURNING language, phones[1] AS phone
+"""
 # Erasure: the projection forgets the member; deliveries keep no contact data of their own.
 DELETE_RECIPIENT = "DELETE FROM recipient WHERE member_id = $1"
 
@@ -79,7 +85,8 @@ CROSS JOIN LATERAL (
              WHEN {priority} = 'urgent' THEN b.urgent_channels
              ELSE b.news_channels END
     ) WITH ORDINALITY AS c(channel, ord)
-    WHERE ((c.channel = 'sms' AND cardinality(r.phones) > 0 AND r.subsidised_sms)
+    WHERE ((c.channel = 'sms' AND cardinality(r.phones) > 0 AND r.subsidised_sms
+            AND NOT r.sms_opted_out)
         OR (c.channel = 'voice' AND cardinality(r.phones) > 0)
         OR (c.channel = 'email' AND r.email IS NOT NULL)
         OR (c.channel = 'push' AND r.push_token IS NOT NULL))
@@ -263,8 +270,13 @@ async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
         data.subsidised_sms,
         [c.value for c in data.channels],
         data.suspended_until,
+        data.sms_opted_out,
     )
     await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
+
+
+async def set_sms_opt_out(conn: Connection, member_id: uuid.UUID, opted_out: bool) -> Any:
+    return await conn.fetchrow(SET_SMS_OPT_OUT, member_id, opted_out)
 
 
 async def remove_membership(conn: Connection, bin_id: uuid.UUID, member_id: uuid.UUID) -> None:

@@ -93,6 +93,7 @@ def _member_data(member: Any) -> MemberRegisteredData:
         subsidised_sms=member["subsidised_sms"],
         channels=[Channel(c) for c in member["channels"]],
         suspended_until=member.get("suspended_until"),
+        sms_opted_out=bool(member.get("sms_opted_out", False)),
     )
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry import problems
+from services.registry import handlers, problems
 from services.registry.api import bins, charter, members, roles, sanctions
+from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
 
@@ -20,8 +21,10 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
     runtime = ServiceRuntime(
         name="registry",
         settings=settings or RegistrySettings(),
+        queues=(topo.REGISTRY_MEMBER_REPLIES,),
         sql_dir=Path(__file__).parent / "sql",
     )
+    handlers.register(runtime)
     app = runtime.http_app(
         [bins.router, charter.router, members.router, sanctions.router, roles.router]
     )

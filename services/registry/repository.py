@@ -112,7 +112,7 @@ MEMBER_COLUMNS = """
 member_id, bin_id, full_name, birth_date, relation, street, house_number, box, postal_code,
 municipality, phones, email, language, channels, subsidised_sms, registration_signed_on,
 house_rules_version, house_rules_accepted_on, joined_at, updated_at, housing_unit,
-sms_unit_claim, standing, suspended_until
+sms_unit_claim, standing, suspended_until, sms_opted_out
 """
 
 
@@ -173,6 +173,9 @@ WHERE member_id = $1
 
 
 DELETE_MEMBER = "DELETE FROM member WHERE member_id = $1 RETURNING bin_id"
+SET_SMS_OPT_OUT = """
+UPDATE member SET sms_opted_out = $2, updated_at = now() WHERE member_id = $1
+"""
 
 
 INSERT_ERASURE = """
@@ -410,6 +413,10 @@ async def update_member(conn: Connection, member_id: uuid.UUID, values: dict[str
         values["subsidised_sms"],
         values["sms_unit_claim"],
     )
+
+
+async def set_sms_opt_out(conn: Connection, member_id: uuid.UUID, opted_out: bool) -> None:
+    await conn.execute(SET_SMS_OPT_OUT, member_id, opted_out)
 
 
 async def erase_member(conn: Connection, member_id: uuid.UUID, reason: str) -> uuid.UUID | None:

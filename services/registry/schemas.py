@@ -223,6 +223,7 @@ class MemberExport(BaseModel):
     house_rules_accepted_on: date | None
     standing: str = "member"
     suspended_until: datetime | None = None
+    sms_opted_out: bool = Field(default=False, description="Replied STOP to an SMS")
     joined_at: datetime
     updated_at: datetime
 

@@ -17,6 +17,7 @@ from shared.events.dispatch import (
     DeliveryRequested,
     FanoutProgressed,
     MemberReplied,
+    MemberSmsOptOutChanged,
 )
 from shared.events.envelope import Envelope, EventData
 from shared.events.intake import AlertCancelled, AlertIssued, NoticePublished, PoliceNewsPublished
@@ -51,4 +52,5 @@ ALL_EVENTS: tuple[type[Envelope[EventData]], ...] = (  # type: ignore[assignment
     DeliveryFailed,
     FanoutProgressed,
     MemberReplied,
+    MemberSmsOptOutChanged,
 )

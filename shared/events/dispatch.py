@@ -92,6 +92,20 @@ class MemberReplied(Envelope[MemberRepliedData]):
     type: Literal["member.replied.v1"] = "member.replied.v1"
 
 
+class MemberSmsOptOutChangedData(EventData):
+    member_id: uuid.UUID
+    opted_out: bool
+    at: datetime
+
+
+class MemberSmsOptOutChanged(Envelope[MemberSmsOptOutChangedData]):
+    """A member replied STOP (or START) to an SMS: dispatch applied it; the registry records
+    it as the member's preference. Private: it is about one person."""
+
+    visibility: ClassVar[Visibility] = Visibility.PRIVATE
+    type: Literal["member.sms_opt_out_changed.v1"] = "member.sms_opt_out_changed.v1"
+
+
 class DeliveryFailedData(EventData):
     delivery_id: uuid.UUID
     source_id: uuid.UUID

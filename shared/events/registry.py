@@ -96,6 +96,8 @@ class MemberRegisteredData(EventData):
     channels: list[Channel] = Field(default_factory=list, max_length=4)
     # Suspended under the house rules: nothing is sent to the member until then.
     suspended_until: datetime | None = None
+    # The member replied STOP to an SMS: no SMS until they reply START.
+    sms_opted_out: bool = False
 
 
 class MemberRegistered(Envelope[MemberRegisteredData]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 
@@ -314,3 +315,100 @@ async def test_a_suspended_member_receives_nothing_until_the_suspension_ends(
                 )
             }
         assert suspended not in targeted and ended in targeted
+
+
+async def test_stop_by_sms_ends_sms_with_a_confirmation_and_start_brings_them_back(
+    dispatch_system: SystemFactory, amqp: AbstractRobustConnection
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.events import DeliveryReceipted, Visibility
+    from shared.events.dispatch import (
+        DeliveryReceipt,
+        DeliveryReceiptedData,
+        MemberReply,
+        MemberSmsOptOutChanged,
+    )
+
+    async with dispatch_system() as system:
+        channel = await amqp.channel()
+        probe = await channel.declare_queue(exclusive=True)
+        await probe.bind(
+            system.dispatch.topology.exchange_name(Visibility.PRIVATE),
+            "member.sms_opt_out_changed.v1",
+        )
+        bin_id = await system.seed_bin(3, ["sms", "voice"])
+        first = await system.issue_alert([bin_id])
+        await system.settled(first, 3)
+        async with system.dispatch.pool.acquire() as conn:
+            delivery_id, member_id = await conn.fetchrow(
+                "SELECT delivery_id, member_id FROM delivery WHERE source_id = $1 LIMIT 1", first
+            )
+
+        async def reply(text: str) -> None:
+            now = datetime.now(UTC)
+            await system.dispatch.publisher.publish(
+                DeliveryReceipted.create(
+                    source="test-gateway",
+                    data=DeliveryReceiptedData(
+                        gateway="test-gateway",
+                        channel="sms",
+                        receipts=[
+                            DeliveryReceipt(delivery_id=delivery_id, outcome="delivered", at=now)
+                        ],
+                        replies=[MemberReply(delivery_id=delivery_id, text=text, received_at=now)],
+                    ),
+                )
+            )
+
+        async def confirmations() -> list[Any]:
+            async with system.dispatch.pool.acquire() as conn:
+                return list(
+                    await conn.fetch(
+                        "SELECT d.status, f.content FROM delivery d JOIN fanout f USING (source_id)"
+                        " WHERE f.kind = 'confirmation' AND d.member_id = $1 ORDER BY d.created_at",
+                        member_id,
+                    )
+                )
+
+        await reply("STOP")
+        [stop] = await eventually(
+            lambda: _some(
+                confirmations(), lambda rows: [r for r in rows if r["status"] == "delivered"]
+            )
+        )
+        assert "START" in stop["content"]["texts"]["nl"]
+        [event] = [
+            MemberSmsOptOutChanged.model_validate_json(m.body)
+            for m in await eventually(lambda: drain(channel, probe.name))
+        ]
+        assert event.data.member_id == member_id and event.data.opted_out is True
+
+        second = await system.issue_alert([bin_id])
+        await system.settled(second, 3)
+        async with system.dispatch.pool.acquire() as conn:
+            channels = dict(
+                await conn.fetch(
+                    "SELECT member_id, channel FROM delivery WHERE source_id = $1", second
+                )
+            )
+        assert channels[member_id] == "voice"  # SMS is over for them; the plan's next channel
+        assert set(channels.values()) == {"sms", "voice"}
+
+        await reply("START")
+        await eventually(
+            lambda: _some(confirmations(), lambda rows: rows if len(rows) == 2 else [])
+        )
+        third = await system.issue_alert([bin_id])
+        await system.settled(third, 3)
+        async with system.dispatch.pool.acquire() as conn:
+            again = await conn.fetchval(
+                "SELECT channel FROM delivery WHERE source_id = $1 AND member_id = $2",
+                third,
+                member_id,
+            )
+        assert again == "sms"
+
+
+async def _some(rows: Any, pick: Any) -> Any:
+    return pick(await rows)
