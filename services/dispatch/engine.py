@@ -15,11 +15,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 
 from services.dispatch import metrics, rate_limit, repository
 from services.dispatch.domain.content import Content
+from services.dispatch.domain.quiet import hold_until
 from services.dispatch.repository import Fanout, Work
 from shared import topology as topo
 from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, Language, Priority
@@ -94,6 +96,7 @@ class _Run:
         self.in_flight = asyncio.Semaphore(engine.batches_in_flight)
         self.tasks: list[asyncio.Task[None]] = []
         self.deliveries = 0
+        self.held = 0
         self.batches = 0
         self.first_batch_seconds: float | None = None
 
@@ -108,6 +111,9 @@ class _Run:
             # a third as many gateway messages (and receipts) as cutting the stream by rows.
             first: list[Work] | None = []
             by_channel: dict[str, list[Work]] = defaultdict(list)
+            held: list[tuple[Work, datetime]] = []
+            now = datetime.now(UTC)
+            urgent = self.fanout.priority == Priority.URGENT
             async for row in repository.stream_recipients(reader, self.fanout):
                 member_id = row["member_id"]
                 if member_id in seen:
@@ -121,6 +127,20 @@ class _Run:
                     member_id,
                     row["bin_id"],
                 )
+                wait = hold_until(
+                    now,
+                    urgent,
+                    row["urgent_overrides_quiet"],
+                    row["quiet_from"],
+                    row["quiet_until"],
+                    row["paused_until"],
+                )
+                if wait is not None:
+                    held.append((work, wait))
+                    if len(held) >= size:
+                        await self._hold(held)
+                        held = []
+                    continue
                 if first is not None:
                     first.append(work)
                     if len(first) >= min(size, FIRST_BATCH_ROWS):
@@ -135,6 +155,20 @@ class _Run:
             rest = (first or []) + [w for batch in by_channel.values() for w in batch]
             for chunk in _chunks(rest, size):
                 await self._write_and_send(chunk)
+            if held:
+                await self._hold(held)
+
+    async def _hold(self, held: list[tuple[Work, datetime]]) -> None:
+        """Writes deliveries that wait for a member's quiet hours or pause to end; the
+        sweeper sends them then."""
+        rows = [
+            (w.delivery_id, self.fanout.source_id, w.member_id, w.bin_id, w.channel,
+             w.language, None, until)
+            for w, until in held
+        ]  # fmt: skip
+        async with self.engine.runtime.pool.acquire() as writer:
+            await repository.copy_held(writer, rows)
+        self.held += len(rows)
 
     async def _write_and_send(self, chunk: list[Work]) -> None:
         batches = [(new_delivery_id(), channel, items) for channel, items in _by_channel(chunk)]

@@ -13,22 +13,23 @@ from shared.events import BinRegisteredData, DeliveryReceipt, MemberRegisteredDa
 
 UPSERT_BIN = """
 INSERT INTO bin_projection (bin_id, police_zone, municipality, urgent_channels, news_channels,
-                            languages)
-VALUES ($1, $2, $3, $4, $5, $6)
+                            languages, urgent_overrides_quiet)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (bin_id) DO UPDATE SET
     police_zone = EXCLUDED.police_zone, municipality = EXCLUDED.municipality,
     urgent_channels = EXCLUDED.urgent_channels, news_channels = EXCLUDED.news_channels,
-    languages = EXCLUDED.languages
+    languages = EXCLUDED.languages, urgent_overrides_quiet = EXCLUDED.urgent_overrides_quiet
 """
 UPSERT_RECIPIENT = """
 INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels,
-                       suspended_until, sms_opted_out)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                       suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (member_id) DO UPDATE SET
     language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
     push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms,
     channels = EXCLUDED.channels, suspended_until = EXCLUDED.suspended_until,
-    sms_opted_out = EXCLUDED.sms_opted_out
+    sms_opted_out = EXCLUDED.sms_opted_out, quiet_from = EXCLUDED.quiet_from,
+    quiet_until = EXCLUDED.quiet_until, paused_until = EXCLUDED.paused_until
 """
 INSERT_MEMBERSHIP = """
 INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
@@ -110,7 +111,8 @@ CASE pick.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
 # before the first one comes out cost more than the whole first-batch budget; a member of
 # two targeted BINs is reached once, through whichever of them comes first.
 STREAM_RECIPIENTS = f"""
-SELECT m.member_id, m.bin_id, r.language, pick.channel, {_ADDRESS} AS address
+SELECT m.member_id, m.bin_id, r.language, pick.channel, {_ADDRESS} AS address,
+       r.quiet_from, r.quiet_until, r.paused_until, b.urgent_overrides_quiet
 FROM unnest($1::uuid[]) AS t(bin_id)
 JOIN membership m ON m.bin_id = t.bin_id
 JOIN recipient r ON r.member_id = m.member_id
@@ -140,6 +142,7 @@ FROM delivery d JOIN recipient r ON r.member_id = d.member_id
 WHERE d.source_id = $1 AND d.status = 'queued'
   AND (d.batch_id IS NULL
        OR NOT EXISTS (SELECT 1 FROM fanout_batch b WHERE b.batch_id = d.batch_id))
+  AND (d.hold_until IS NULL OR d.hold_until <= now())
 """
 RECORD_BATCH = """
 INSERT INTO fanout_batch (batch_id, source_id, channel, deliveries) VALUES ($1, $2, $3, $4)
@@ -256,6 +259,7 @@ async def project_bin(conn: Connection, data: BinRegisteredData) -> None:
         [c.value for c in plan.urgent_channels],
         [c.value for c in plan.news_channels],
         [lang.value for lang in plan.languages],
+        plan.urgent_overrides_member_quiet,
     )
 
 
@@ -271,6 +275,9 @@ async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
         [c.value for c in data.channels],
         data.suspended_until,
         data.sms_opted_out,
+        data.quiet_from,
+        data.quiet_until,
+        data.paused_until,
     )
     await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
 
@@ -326,6 +333,14 @@ async def stream_recipients(conn: Connection, fanout: Fanout) -> AsyncIterator[A
 
 async def targeted_members(conn: Connection, source_id: uuid.UUID) -> set[uuid.UUID]:
     return {r["member_id"] for r in await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)}
+
+
+HELD_COLUMNS = (*DELIVERY_COLUMNS, "hold_until")
+
+
+async def copy_held(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Deliveries that wait for the end of a member's quiet hours or pause (not sent now)."""
+    await conn.copy_records_to_table("delivery", records=rows, columns=HELD_COLUMNS)
 
 
 async def copy_deliveries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -3,7 +3,8 @@
 Two windows exist: a replica dies after recording a temporary failure but before parking
 the retry in a delay queue; or after claiming a retry or a fallback but before publishing it.
 Every minute the sweeper looks for deliveries stuck well past the longest retry delay and
-sends them again (same delivery ids, so a gateway drops what it already has).
+sends them again (same delivery ids, so a gateway drops what it already has). It also sends
+the deliveries held for a member's quiet hours or pause once that has ended.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ LIMIT 5000
 STUCK_UNSENT = """
 SELECT DISTINCT d.source_id FROM delivery d JOIN fanout f ON f.source_id = d.source_id
 WHERE d.status = 'queued' AND d.batch_id IS NULL AND f.status = 'dispatched'
-  AND d.updated_at < clock_timestamp() - $1::interval
+  AND ((d.hold_until IS NULL AND d.updated_at < clock_timestamp() - $1::interval)
+       -- held for a member's quiet hours or pause, and now due
+       OR d.hold_until <= now())
 """
 
 

@@ -94,6 +94,9 @@ def _member_data(member: Any) -> MemberRegisteredData:
         channels=[Channel(c) for c in member["channels"]],
         suspended_until=member.get("suspended_until"),
         sms_opted_out=bool(member.get("sms_opted_out", False)),
+        quiet_from=member.get("quiet_from"),
+        quiet_until=member.get("quiet_until"),
+        paused_until=member.get("paused_until"),
     )
 
 

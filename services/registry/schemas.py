@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -165,6 +165,9 @@ class MemberCreate(BaseModel):
     subsidised_sms: bool = Field(
         default=True, description="Asked for; the BIN's one-per-housing-unit rule may refuse it"
     )
+    quiet_from: time | None = Field(default=None, description="Quiet hours (Brussels), start")
+    quiet_until: time | None = Field(default=None, description="Quiet hours, end")
+    paused_until: AwareDatetime | None = Field(default=None, description="Vacation pause")
     registration_signed_on: date
     house_rules_version: str = Field(min_length=1, max_length=50)
     house_rules_accepted_on: date
@@ -190,6 +193,9 @@ class MemberUpdate(BaseModel):
     email: Email | None = None
     language: Language | None = None
     channels: list[Channel] | None = Field(default=None, max_length=4)
+    quiet_from: time | None = None
+    quiet_until: time | None = None
+    paused_until: AwareDatetime | None = None
 
     @field_validator("phones")
     @classmethod
@@ -224,6 +230,9 @@ class MemberExport(BaseModel):
     standing: str = "member"
     suspended_until: datetime | None = None
     sms_opted_out: bool = Field(default=False, description="Replied STOP to an SMS")
+    quiet_from: time | None = None
+    quiet_until: time | None = None
+    paused_until: datetime | None = None
     joined_at: datetime
     updated_at: datetime
 

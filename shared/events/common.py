@@ -62,3 +62,5 @@ class CommunicationPlan(EventData):
     urgent_channels: list[Channel] = Field(min_length=1, max_length=4)
     news_channels: list[Channel] = Field(min_length=1, max_length=4)
     languages: list[Language] = Field(min_length=1, max_length=3)
+    # Whether urgent alerts reach members in their quiet hours or vacation pause.
+    urgent_overrides_member_quiet: bool = True

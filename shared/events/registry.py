@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
@@ -98,6 +98,10 @@ class MemberRegisteredData(EventData):
     suspended_until: datetime | None = None
     # The member replied STOP to an SMS: no SMS until they reply START.
     sms_opted_out: bool = False
+    # Quiet hours each day (Brussels time) and a vacation pause: messages wait, not dropped.
+    quiet_from: time | None = None
+    quiet_until: time | None = None
+    paused_until: datetime | None = None
 
 
 class MemberRegistered(Envelope[MemberRegisteredData]):

@@ -48,6 +48,9 @@ def _reachable(
         "email": new.email,
         "subsidised_sms": a.subsidised_sms,
         "channels": [c.value for c in new.channels],
+        "quiet_from": new.quiet_from,
+        "quiet_until": new.quiet_until,
+        "paused_until": new.paused_until,
     }
 
 
@@ -263,7 +266,15 @@ async def change_member(
         values = dict(current)
         updates = change.model_dump(exclude_unset=True)
         address = updates.pop("address", None)
-        for key in ("full_name", "phones", "email", "channels"):
+        for key in (
+            "full_name",
+            "phones",
+            "email",
+            "channels",
+            "quiet_from",
+            "quiet_until",
+            "paused_until",
+        ):
             if key in updates:
                 values[key] = updates[key]
         for key in ("language", "relation"):

@@ -38,7 +38,14 @@ class DispatchSystem:
         bin_id = uuid.uuid4()
         async with self.dispatch.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                repository.UPSERT_BIN, bin_id, "Leuven", "Leuven", urgent, news or ["email"], ["nl"]
+                repository.UPSERT_BIN,
+                bin_id,
+                "Leuven",
+                "Leuven",
+                urgent,
+                news or ["email"],
+                ["nl"],
+                True,
             )
             ids = [uuid.uuid4() for _ in range(members)]
             await conn.copy_records_to_table(

@@ -412,3 +412,101 @@ async def test_stop_by_sms_ends_sms_with_a_confirmation_and_start_brings_them_ba
 
 async def _some(rows: Any, pick: Any) -> Any:
     return pick(await rows)
+
+
+async def test_quiet_hours_hold_a_notice_until_they_end_and_let_an_urgent_alert_through(
+    dispatch_system: SystemFactory,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.events import MemberChanged, MemberContact, MemberRegisteredData
+    from shared.events.intake import NoticePublished, NoticePublishedData
+    from shared.working_days import BRUSSELS
+
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(4, ["sms"], news=["sms"])
+        async with system.dispatch.pool.acquire() as conn:
+            quiet_member = await conn.fetchval(
+                "SELECT member_id FROM membership WHERE bin_id = $1 LIMIT 1", bin_id
+            )
+        now = datetime.now(BRUSSELS)
+        await system.dispatch.publisher.publish(
+            MemberChanged.create(
+                source="registry",
+                data=MemberRegisteredData(
+                    member_id=quiet_member,
+                    bin_id=bin_id,
+                    language=Language.NL,
+                    contact=MemberContact(phones=["+32470000009"]),
+                    # Quiet right now, for another hour.
+                    quiet_from=(now - timedelta(hours=1)).time().replace(microsecond=0),
+                    quiet_until=(now + timedelta(hours=1)).time().replace(microsecond=0),
+                ),
+            )
+        )
+
+        async def projected() -> bool:
+            async with system.dispatch.pool.acquire() as conn:
+                return bool(
+                    await conn.fetchval(
+                        "SELECT quiet_from IS NOT NULL FROM recipient WHERE member_id = $1",
+                        quiet_member,
+                    )
+                )
+
+        await eventually(projected)
+        notice_id = uuid.uuid4()
+        await system.dispatch.publisher.publish(
+            NoticePublished.create(
+                source="intake",
+                data=NoticePublishedData(
+                    notice_id=notice_id,
+                    bin_ids=[bin_id],
+                    subjects={Language.NL: "Preventietip"},
+                    texts={Language.NL: "Sluit uw ramen."},
+                ),
+            )
+        )
+
+        async def statuses() -> dict[uuid.UUID, tuple[str, datetime | None]] | None:
+            async with system.dispatch.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT member_id, status, hold_until FROM delivery WHERE source_id = $1",
+                    notice_id,
+                )
+            found = {r["member_id"]: (r["status"], r["hold_until"]) for r in rows}
+            delivered = [s for s, _ in found.values() if s == "delivered"]
+            return found if len(found) == 4 and len(delivered) == 3 else None
+
+        held = await eventually(statuses)
+        status, until = held[quiet_member]
+        assert status == "queued" and until is not None and until > datetime.now(UTC)
+
+        # An urgent alert goes through: the plan lets urgent alerts override quiet hours.
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 4)
+        assert progress["delivered"] == 4
+
+        # The quiet hours end: the sweeper sends the held notice, not before.
+        sweeper = system.dispatch_app.state.sweeper
+        assert await sweeper.sweep_once() == 0
+        async with system.dispatch.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE delivery SET hold_until = now() - interval '1 second' "
+                "WHERE source_id = $1 AND member_id = $2",
+                notice_id,
+                quiet_member,
+            )
+        assert await sweeper.sweep_once() == 1
+
+        async def released() -> bool:
+            found = await statuses()
+            return found is None and bool(
+                await system.dispatch.pool.fetchval(
+                    "SELECT count(*) FROM delivery WHERE source_id = $1 AND status = 'delivered'",
+                    notice_id,
+                )
+                == 4
+            )
+
+        await eventually(released)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 
 from aio_pika.abc import AbstractRobustConnection
 
@@ -33,7 +34,13 @@ async def test_an_eligible_member_joins_and_dispatch_is_told_privately(
     bin_id = await registry.new_bin()
     created = await registry.client.post(
         f"/bins/{bin_id}/members",
-        json=member_body(7, channels=["email"]),
+        json=member_body(
+            7,
+            channels=["email"],
+            quiet_from="22:00",
+            quiet_until="07:00",
+            paused_until="2026-12-24T00:00:00+01:00",
+        ),
         headers=coordinator(bin_id),
     )
     assert created.status_code == 201, created.text
@@ -49,6 +56,8 @@ async def test_an_eligible_member_joins_and_dispatch_is_told_privately(
     event = await eventually(published)
     assert event.data.contact.phones == ["+32470000007"]
     assert [c.value for c in event.data.channels] == ["email"]
+    assert (str(event.data.quiet_from), str(event.data.quiet_until)) == ("22:00:00", "07:00:00")
+    assert event.data.paused_until == datetime(2026, 12, 23, 23, 0, tzinfo=UTC)
 
 
 async def test_each_eligibility_rule_has_its_reason(registry: Registry) -> None:
