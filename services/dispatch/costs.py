@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from datetime import UTC, date, datetime
 
@@ -13,10 +11,8 @@ from pydantic import BaseModel
 from services.dispatch import metrics
 from shared.database import Connection
 from shared.dependencies import Runtime
-from shared.logging import get_logger
+from shared.periodic import PeriodicJob
 from shared.runtime import ServiceRuntime
-
-log = get_logger(__name__)
 
 # Every message handed to an SMS or voice gateway is billed, retries included, delivered or
 # not: that is how providers bill. Counted by the month the fan-out started.
@@ -108,29 +104,12 @@ def publish_metrics(report: CostReport) -> None:
         metrics.MONTH_MESSAGES.labels(line.municipality, "voice").set(line.voice)
 
 
-class CostMetrics:
-    """Refreshes the month's cost gauges every ``interval`` seconds."""
+def cost_metrics_job(runtime: ServiceRuntime, prices: dict[str, float]) -> PeriodicJob:
+    """Refreshes the month's cost gauges every minute."""
 
-    def __init__(self, prices: dict[str, float], interval: float = 60.0) -> None:
-        self.prices = prices
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+    async def refresh() -> None:
+        month = datetime.now(UTC).strftime("%Y-%m")
+        async with runtime.pool.acquire() as conn:
+            publish_metrics(await cost_report(conn, month, prices))
 
-    async def start(self, runtime: ServiceRuntime) -> None:
-        self._task = asyncio.create_task(self._run(runtime), name="cost-metrics")
-
-    async def stop(self, _: ServiceRuntime) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self, runtime: ServiceRuntime) -> None:
-        while True:
-            try:
-                month = datetime.now(UTC).strftime("%Y-%m")
-                async with runtime.pool.acquire() as conn:
-                    publish_metrics(await cost_report(conn, month, self.prices))
-            except Exception as error:  # noqa: BLE001
-                log.warning("cost metrics not refreshed", error=repr(error))
-            await asyncio.sleep(self.interval)
+    return PeriodicJob("cost metrics", 60.0, refresh)

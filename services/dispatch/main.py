@@ -77,8 +77,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     # message (BIN_RETRY_DELAYS): one setting, and the delay queues' TTLs bound the jitter.
     # Well past the longest retry delay (and its queue's TTL), a delivery is stuck, not waiting.
     sweeper = Sweeper(runtime, engine, stuck_after=2 * max(settings.retry_delays) + 60)
-    runtime.on_start.append(sweeper.start)
-    runtime.on_stop.append(sweeper.stop)
+    sweeper.job.attach(runtime)
     progress = ProgressAnnouncer(runtime)
     runtime.on_start.append(progress.start)
     runtime.on_stop.append(progress.stop)
@@ -87,9 +86,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
         DispatchDeps(runtime, engine, DeliveryRetryPolicy(settings.retry_delays), progress),
     )
     prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
-    cost_metrics = costs.CostMetrics(prices)
-    runtime.on_start.append(cost_metrics.start)
-    runtime.on_stop.append(cost_metrics.stop)
+    costs.cost_metrics_job(runtime, prices).attach(runtime)
     app = runtime.http_app([router, costs.router])
     app.state.engine = engine
     app.state.sweeper = sweeper

@@ -9,8 +9,6 @@ the deliveries held for a member's quiet hours or pause once that has ended.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections import defaultdict
 from datetime import timedelta
@@ -18,6 +16,7 @@ from datetime import timedelta
 from services.dispatch import repository
 from services.dispatch.engine import FanoutEngine
 from shared.logging import get_logger
+from shared.periodic import PeriodicJob
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -41,24 +40,7 @@ class Sweeper:
         self.runtime = runtime
         self.engine = engine
         self.stuck_after = timedelta(seconds=stuck_after)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, _: ServiceRuntime) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-sweeper")
-
-    async def stop(self, _: ServiceRuntime) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(60)
-            try:
-                await self.sweep_once()
-            except Exception as error:  # noqa: BLE001
-                log.warning("sweep failed, will try again", error=repr(error))
+        self.job = PeriodicJob("delivery sweep", 60.0, self.sweep_once, first_run_after=60.0)
 
     async def sweep_once(self) -> int:
         """Sends stuck deliveries again; returns how many."""

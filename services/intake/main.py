@@ -46,8 +46,7 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
         runtime,
         RetentionPolicy(settings.retention_replies_days, settings.retention_alert_texts_days),
     )
-    runtime.on_start.append(retention.start)
-    runtime.on_stop.append(retention.stop)
+    retention.job.attach(runtime)
     app = runtime.http_app(
         [reports.router, alerts.router, notices.router, bins.router, audit.router]
     )

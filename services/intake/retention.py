@@ -4,12 +4,11 @@ counts (the aggregates stay forever) but loses its texts. Each purge is audited.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 
 from services.intake import repository
 from shared.logging import get_logger
+from shared.periodic import PeriodicJob
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -35,8 +34,7 @@ class RetentionJob:
     ) -> None:
         self.runtime = runtime
         self.policy = policy
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self.job = PeriodicJob("retention purge", interval, self.purge_and_log)
 
     async def purge(self) -> dict[str, int]:
         async with self.runtime.pool.acquire() as conn, conn.transaction():
@@ -49,21 +47,7 @@ class RetentionJob:
                 )
         return purged
 
-    async def start(self, _: ServiceRuntime) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self, _: ServiceRuntime) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                purged = await self.purge()
-                if any(purged.values()):
-                    log.info("retention purge", **purged)
-            except Exception as error:  # noqa: BLE001
-                log.warning("retention purge failed, will retry", error=repr(error))
-            await asyncio.sleep(self.interval)
+    async def purge_and_log(self) -> None:
+        purged = await self.purge()
+        if any(purged.values()):
+            log.info("retention purge", **purged)
