@@ -96,7 +96,6 @@ class _Run:
         self.in_flight = asyncio.Semaphore(engine.batches_in_flight)
         self.tasks: list[asyncio.Task[None]] = []
         self.deliveries = 0
-        self.held = 0
         self.batches = 0
         self.first_batch_seconds: float | None = None
 
@@ -162,26 +161,15 @@ class _Run:
         """Writes deliveries that wait for a member's quiet hours or pause to end; the
         sweeper sends them then."""
         rows = [
-            (w.delivery_id, self.fanout.source_id, w.member_id, w.bin_id, w.channel,
-             w.language, None, until)
-            for w, until in held
-        ]  # fmt: skip
+            repository.delivery_row(w, self.fanout.source_id, hold_until=until) for w, until in held
+        ]
         async with self.engine.runtime.pool.acquire() as writer:
-            await repository.copy_held(writer, rows)
-        self.held += len(rows)
+            await repository.copy_deliveries(writer, rows)
 
     async def _write_and_send(self, chunk: list[Work]) -> None:
         batches = [(new_delivery_id(), channel, items) for channel, items in _by_channel(chunk)]
         rows = [
-            (
-                w.delivery_id,
-                self.fanout.source_id,
-                w.member_id,
-                w.bin_id,
-                w.channel,
-                w.language,
-                batch_id,
-            )
+            repository.delivery_row(w, self.fanout.source_id, batch_id)
             for batch_id, _, items in batches
             for w in items
         ]

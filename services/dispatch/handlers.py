@@ -250,11 +250,7 @@ async def _apply_sms_command(
     await repository.mark_dispatched(conn, fanout.source_id)
     work = Work(new_delivery_id(), Channel.SMS.value, language.value, recipient["phone"],
                 member_id, owner["bin_id"])  # fmt: skip
-    await repository.copy_deliveries(
-        conn,
-        [(work.delivery_id, fanout.source_id, member_id, owner["bin_id"], work.channel,
-          work.language, None)],
-    )  # fmt: skip
+    await repository.copy_deliveries(conn, [repository.delivery_row(work, fanout.source_id)])
     changed = MemberSmsOptOutChanged.create(
         source=SOURCE,
         data=MemberSmsOptOutChangedData(

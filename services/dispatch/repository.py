@@ -130,6 +130,8 @@ DELIVERY_COLUMNS = (
     "channel",
     "language",
     "batch_id",
+    # Set for a delivery that waits for a member's quiet hours or pause to end.
+    "hold_until",
 )
 
 # Work that was written but never confirmed sent (a replica died in between): sent again on
@@ -335,15 +337,27 @@ async def targeted_members(conn: Connection, source_id: uuid.UUID) -> set[uuid.U
     return {r["member_id"] for r in await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)}
 
 
-HELD_COLUMNS = (*DELIVERY_COLUMNS, "hold_until")
-
-
-async def copy_held(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Deliveries that wait for the end of a member's quiet hours or pause (not sent now)."""
-    await conn.copy_records_to_table("delivery", records=rows, columns=HELD_COLUMNS)
+def delivery_row(
+    work: Work,
+    source_id: uuid.UUID,
+    batch_id: uuid.UUID | None = None,
+    hold_until: datetime | None = None,
+) -> tuple[Any, ...]:
+    """A delivery row in the order of :data:`DELIVERY_COLUMNS`."""
+    return (
+        work.delivery_id,
+        source_id,
+        work.member_id,
+        work.bin_id,
+        work.channel,
+        work.language,
+        batch_id,
+        hold_until,
+    )
 
 
 async def copy_deliveries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows made by :func:`delivery_row`, in one COPY."""
     await conn.copy_records_to_table("delivery", records=rows, columns=DELIVERY_COLUMNS)
 
 

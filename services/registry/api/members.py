@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from services.registry import access, events, member_csv, repository
 from services.registry.admission import Admission, address_of, admit
-from services.registry.domain.eligibility import OUTSIDE_AREA
+from services.registry.domain.eligibility import OUTSIDE_AREA, in_area
 from services.registry.domain.errors import NotEligible
 from services.registry.schemas import (
     ImportReport,
@@ -22,7 +22,7 @@ from services.registry.schemas import (
     MemberUpdate,
     RejectedRow,
 )
-from shared.areas import Address, area_covers, normalise_name
+from shared.areas import Address, normalise_name
 from shared.auth import CurrentPrincipal, Principal
 from shared.database import Connection
 from shared.dependencies import Runtime
@@ -295,10 +295,7 @@ async def change_member(
                 address.get("box", ""),
             )
             area = await repository.streets(conn, current["bin_id"])
-            in_area = normalise_name(moved.municipality) == normalise_name(
-                bin_row["municipality"]
-            ) and area_covers(area, moved.street, moved.house_number)
-            if not in_area:
+            if not in_area(moved, bin_row["municipality"], area):
                 raise NotEligible([OUTSIDE_AREA])
             values.update(
                 street=moved.street,

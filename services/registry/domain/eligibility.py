@@ -15,6 +15,13 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - (0 if had_birthday else 1)
 
 
+def in_area(address: Address, bin_municipality: str, area: list[StreetSegment]) -> bool:
+    """Whether the address lies in the BIN's municipality and one of its streets."""
+    return normalise_name(address.municipality) == normalise_name(bin_municipality) and area_covers(
+        area, address.street, address.house_number
+    )
+
+
 def eligibility_reasons(
     *,
     birth_date: date,
@@ -33,9 +40,7 @@ def eligibility_reasons(
         reasons.append(f"birth_date: a member must be {ADULT_AGE} or older")
     if not area:
         reasons.append("address: the BIN has no area yet; define its streets first")
-    elif normalise_name(address.municipality) != normalise_name(bin_municipality) or not (
-        area_covers(area, address.street, address.house_number)
-    ):
+    elif not in_area(address, bin_municipality, area):
         reasons.append(OUTSIDE_AREA)
     if registration_signed_on is None:
         reasons.append("registration_signed_on: the signed registration form is required")
