@@ -9,6 +9,7 @@ HTTP clients; a test fails when a checked-in one no longer matches the code.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from pathlib import Path
@@ -24,6 +25,7 @@ SERVICES = ("registry", "intake", "dispatch", "digest", "gateway_simulator")
 DOCUMENTED_AMQP_URL = "amqp://rabbitmq:5672/"
 
 
+@functools.cache  # a service built once serves both of its documents
 def _built(service: str) -> tuple[Any, Any, Any]:
     module = importlib.import_module(f"services.{service}.main")
     settings_class = next(
