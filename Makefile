@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SERVICES_WITH_DATABASE := registry intake dispatch digest
 
-.PHONY: help install lock run migrate test test-unit test-integration test-e2e test-faults soak bench docs lint format clean up down
+.PHONY: help install lock run migrate test test-unit test-integration test-e2e test-browser test-faults soak bench docs lint format clean up down
 COMPOSE := docker compose -f deploy/compose.yaml
 
 help:
@@ -50,6 +50,9 @@ test-integration: $(INSTALLED)
 
 test-e2e: $(INSTALLED)
 	$(BIN)/pytest -m e2e
+
+test-browser: $(INSTALLED) ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
+	$(BIN)/pytest -m browser
 
 test-faults: $(INSTALLED) ## Faults injected into the running services (part of `make test` too)
 	$(BIN)/pytest -m faults -s

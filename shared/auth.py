@@ -169,13 +169,27 @@ def mint_token(
 
 _bearer = HTTPBearer(auto_error=False)
 
+# The web consoles keep the operator's token in an HttpOnly, SameSite=Strict cookie. Their
+# scripts call the same JSON API with it, marked by a custom header: a custom header cannot
+# be sent cross-site without a CORS preflight (which no service answers), so a forged
+# request from another site carries neither the cookie nor the header.
+CONSOLE_COOKIE = "bin_console"
+CONSOLE_HEADER = "X-BIN-Console"
+
+
+def _console_token(request: Request) -> str | None:
+    if request.headers.get(CONSOLE_HEADER) != "1":
+        return None
+    return request.cookies.get(CONSOLE_COOKIE) or None
+
 
 def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
-    if credentials is None:
+    token = credentials.credentials if credentials is not None else _console_token(request)
+    if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a bearer token is required",
@@ -183,7 +197,7 @@ def authenticated(
         )
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        return verifier.verify(token)
     except InvalidToken as error:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -26,7 +26,7 @@ os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         kind = Path(str(item.fspath)).relative_to(TESTS).parts[0]
-        if kind in {"unit", "integration", "e2e", "faults"}:
+        if kind in {"unit", "integration", "e2e", "faults", "browser"}:
             item.add_marker(getattr(pytest.mark, kind))
 
 

@@ -1,0 +1,160 @@
+/* The consoles' only script: forms that call the service's JSON API, and live regions fed by
+   server-sent events. Pages work with the keyboard alone and announce results to screen
+   readers through the form's status region. */
+"use strict";
+
+function setPath(target, path, value) {
+  const keys = path.split(".");
+  let node = target;
+  keys.slice(0, -1).forEach((key) => {
+    node[key] = node[key] || {};
+    node = node[key];
+  });
+  node[keys[keys.length - 1]] = value;
+}
+
+function getPath(source, path) {
+  return path.split(".").reduce((node, key) => (node == null ? undefined : node[key]), source);
+}
+
+function convert(field, raw) {
+  switch (field.dataset.type) {
+    case "number": return raw === "" ? undefined : Number(raw);
+    case "json": return raw === "" ? undefined : JSON.parse(raw);
+    case "lines": return raw.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    default: return raw === "" && !("keepEmpty" in field.dataset) ? undefined : raw;
+  }
+}
+
+/* Field names become JSON: "a.b" nests, "x[]" collects every ticked box or selected option
+   into a list, a checkbox without [] is a boolean. */
+function formJson(form) {
+  const body = {};
+  for (const field of form.elements) {
+    if (!field.name || field.disabled || field.type === "submit") continue;
+    if (field.name.endsWith("[]")) {
+      const name = field.name.slice(0, -2);
+      if (getPath(body, name) === undefined) setPath(body, name, []);
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked) getPath(body, name).push(convert(field, field.value));
+      } else if (field.multiple) {
+        for (const option of field.selectedOptions) getPath(body, name).push(option.value);
+      } else if (field.value !== "") {
+        getPath(body, name).push(convert(field, field.value));
+      }
+    } else if (field.type === "checkbox") {
+      setPath(body, field.name, field.checked);
+    } else if (field.type === "radio") {
+      if (field.checked) setPath(body, field.name, convert(field, field.value));
+    } else {
+      const value = convert(field, field.value);
+      if (value !== undefined) setPath(body, field.name, value);
+    }
+  }
+  return body;
+}
+
+function describeProblem(problem) {
+  let text = typeof problem.detail === "string" ? problem.detail : JSON.stringify(problem.detail);
+  if (Array.isArray(problem.errors)) {
+    text += ": " + problem.errors.map((e) => `${(e.loc || []).slice(1).join(".")} ${e.msg}`).join("; ");
+  }
+  return text || problem.title || String(problem.status);
+}
+
+async function callApi(method, url, body, contentType) {
+  const headers = { "X-BIN-Console": "1", Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    headers["Content-Type"] = contentType || "application/json";
+    init.body = contentType ? body : JSON.stringify(body);
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+  return { ok: response.ok, status: response.status, data };
+}
+
+function fillPlaceholders(template, data) {
+  return template.replace(/\{([\w.]+)\}/g, (_, key) => encodeURIComponent(getPath(data || {}, key) ?? ""));
+}
+
+async function submitToApi(event) {
+  const form = event.target.closest("form[data-api]");
+  if (!form) return;
+  event.preventDefault();
+  const status = form.querySelector("[data-status]");
+  const button = event.submitter || form.querySelector("[type=submit]");
+  const say = (text, isProblem) => {
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("problem", Boolean(isProblem));
+  };
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+  let body;
+  let contentType;
+  if (form.dataset.upload) {
+    const file = form.querySelector("input[type=file]").files[0];
+    if (!file) return;
+    body = await file.text();
+    contentType = form.dataset.upload;
+  } else if (form.dataset.method !== "DELETE" && form.dataset.method !== "GET") {
+    try { body = formJson(form); } catch (error) { say(String(error), true); return; }
+  }
+  if (button) button.disabled = true;
+  say(form.dataset.sending || "…");
+  try {
+    const url = fillPlaceholders(form.dataset.api, formJson(form));
+    const result = await callApi(form.dataset.method || "POST", url, body, contentType);
+    if (!result.ok) {
+      say(`${result.status}: ${result.data && typeof result.data === "object" ? describeProblem(result.data) : result.data}`, true);
+      status && status.focus();
+      return;
+    }
+    form.dispatchEvent(new CustomEvent("api:done", { detail: result.data, bubbles: true }));
+    if (form.dataset.next) {
+      window.location.assign(fillPlaceholders(form.dataset.next, result.data));
+    } else if (!("stay" in form.dataset)) {
+      window.location.reload();
+    } else {
+      say(form.dataset.done || "✓");
+    }
+  } catch (error) {
+    say(String(error), true);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/* <section data-live="/url/of/event-stream">: each event's JSON fills the [data-field]
+   elements inside (text, or a <progress>'s value; data-max names the field for its max). */
+function followLive(region) {
+  const source = new EventSource(region.dataset.live);
+  const apply = (message) => {
+    const data = JSON.parse(message.data);
+    region.querySelectorAll("[data-field]").forEach((element) => {
+      const value = getPath(data, element.dataset.field);
+      if (value === undefined) return;
+      if (element.tagName === "PROGRESS") {
+        element.value = Number(value);
+        if (element.dataset.max) element.max = Number(getPath(data, element.dataset.max)) || 1;
+      } else {
+        element.textContent = String(value);
+      }
+    });
+    region.dispatchEvent(new CustomEvent("live:update", { detail: data }));
+  };
+  source.addEventListener("message", apply);
+  source.addEventListener("done", (message) => {
+    apply(message);
+    region.dataset.state = "done";
+    source.close();
+  });
+  source.addEventListener("error", () => { region.dataset.state = "reconnecting"; });
+}
+
+document.addEventListener("submit", submitToApi);
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-live]").forEach(followLive);
+});
