@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
-from services.dispatch import metrics
+from services.dispatch import aggregates, metrics
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.periodic import PeriodicJob
 from shared.runtime import ServiceRuntime
 
 # Every message handed to an SMS or voice gateway is billed, retries included, delivered or
-# not: that is how providers bill. Counted by the month the fan-out started.
-SELECT_MESSAGES = """
-SELECT b.municipality, d.bin_id, d.channel, sum(d.attempts)::int AS messages
-FROM delivery d
-JOIN bin_projection b ON b.bin_id = d.bin_id
-WHERE d.channel IN ('sms', 'voice')
-  AND d.status NOT IN ('queued', 'cancelled')
-  AND d.created_at >= $1 AND d.created_at < $2
-GROUP BY b.municipality, d.bin_id, d.channel
-"""
+# not: that is how providers bill. Counted by the month (UTC) the fan-out started, from the
+# delivery details or, once those are purged, from the monthly aggregates (aggregates.py).
+BILLED_CHANNELS = ("sms", "voice")
 
 
 class BinCost(BaseModel):
@@ -51,25 +44,27 @@ class CostReport(BaseModel):
 router = APIRouter(tags=["costs"])
 
 
-def _month_bounds(month: str) -> tuple[date, date]:
+def _month_bounds(month: str) -> tuple[datetime, datetime]:
     try:
         year, number = (int(part) for part in month.split("-"))
-        start = date(year, number, 1)
+        start = datetime(year, number, 1, tzinfo=UTC)
     except ValueError:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "month must look like 2026-11"
         ) from None
-    end = date(year + (number == 12), number % 12 + 1, 1)
+    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
 async def cost_report(conn: Connection, month: str, prices: dict[str, float]) -> CostReport:
     start, end = _month_bounds(month)
     by_municipality: dict[str, dict[uuid.UUID, BinCost]] = {}
-    for row in await conn.fetch(SELECT_MESSAGES, start, end):
+    for row in await aggregates.monthly(conn, aggregates.Scope(start, end)):
+        if row["channel"] not in BILLED_CHANNELS or not row["billable"]:
+            continue
         bins = by_municipality.setdefault(row["municipality"], {})
         line = bins.setdefault(row["bin_id"], BinCost(bin_id=row["bin_id"]))
-        setattr(line, row["channel"], row["messages"])
+        setattr(line, row["channel"], getattr(line, row["channel"]) + row["billable"])
         line.cost_eur = round(line.sms * prices["sms"] + line.voice * prices["voice"], 2)
     municipalities = [
         MunicipalityCost(

@@ -7,12 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.dispatch import costs, rate_limit
+from services.dispatch import costs, evaluation, rate_limit
 from services.dispatch.domain.retry import DeliveryRetryPolicy
 from services.dispatch.engine import FanoutEngine
 from services.dispatch.handlers import DispatchDeps, register
 from services.dispatch.http import router
 from services.dispatch.progress import ProgressAnnouncer
+from services.dispatch.retention import DeliveryRetention
 from services.dispatch.sweeper import Sweeper
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
@@ -37,6 +38,9 @@ class DispatchSettings(ServiceSettings):
     # What one message costs the municipality, for the monthly cost report.
     sms_price_eur: float = Field(default=0.06, ge=0)
     voice_price_eur: float = Field(default=0.12, ge=0)
+    # How long delivery details are kept; their figures are folded into aggregates kept
+    # forever before they go (BIN_RETENTION_DELIVERY_DAYS).
+    retention_delivery_days: int = Field(default=365, ge=1)
 
 
 def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -87,7 +91,10 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     )
     prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
     costs.cost_metrics_job(runtime, prices).attach(runtime)
-    app = runtime.http_app([router, costs.router])
+    retention = DeliveryRetention(runtime, settings.retention_delivery_days)
+    retention.job.attach(runtime)
+    app = runtime.http_app([router, costs.router, evaluation.router])
+    app.state.retention = retention
     app.state.engine = engine
     app.state.sweeper = sweeper
     app.state.prices = prices
