@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.intake import handlers, problems
+from services.intake import evaluation, handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
 from services.intake.domain.rate_limit import RateLimiter
 from services.intake.limits import InputLimits
@@ -31,6 +31,9 @@ class IntakeSettings(ServiceSettings):
     # How long members' replies and alert texts are kept (then purged by an hourly job).
     retention_replies_days: int = Field(default=30, ge=1)
     retention_alert_texts_days: int = Field(default=365, ge=1)
+    # Reports' facts, descriptions and house numbers, evaluations' reasons, police news'
+    # place and text (BIN_RETENTION_REPORTS_DAYS).
+    retention_reports_days: int = Field(default=365, ge=1)
 
 
 def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -44,11 +47,22 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
     handlers.register(runtime)
     retention = RetentionJob(
         runtime,
-        RetentionPolicy(settings.retention_replies_days, settings.retention_alert_texts_days),
+        RetentionPolicy(
+            settings.retention_replies_days,
+            settings.retention_alert_texts_days,
+            settings.retention_reports_days,
+        ),
     )
     retention.job.attach(runtime)
     app = runtime.http_app(
-        [reports.router, alerts.router, notices.router, bins.router, audit.router]
+        [
+            reports.router,
+            alerts.router,
+            notices.router,
+            bins.router,
+            audit.router,
+            evaluation.router,
+        ]
     )
     problems.install(app)
     app.add_middleware(

@@ -15,3 +15,11 @@ def feedback_due(issued_at: datetime, is_holiday: Holidays = is_belgian_public_h
 def is_overdue(due: date, now: datetime) -> bool:
     """Overdue once the due day has ended in Brussels."""
     return now.astimezone(BRUSSELS).date() > due
+
+
+def feedback_outcome(due: date, given_at: datetime | None, now: datetime) -> str:
+    """For the yearly evaluation: ``on_time`` (given by the end of the due day, Brussels),
+    ``late``, ``missing`` (overdue, none given) or ``open`` (not due yet)."""
+    if given_at is not None:
+        return "late" if is_overdue(due, given_at) else "on_time"
+    return "missing" if is_overdue(due, now) else "open"
