@@ -22,6 +22,7 @@ function convert(field, raw) {
     case "number": return raw === "" ? undefined : Number(raw);
     case "json": return raw === "" ? undefined : JSON.parse(raw);
     case "lines": return raw.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    case "datetime": return raw === "" ? undefined : new Date(raw).toISOString();  // local → UTC
     default: return raw === "" && !("keepEmpty" in field.dataset) ? undefined : raw;
   }
 }
@@ -105,7 +106,11 @@ async function submitToApi(event) {
   if (button) button.disabled = true;
   say(form.dataset.sending || "…");
   try {
-    const url = fillPlaceholders(form.dataset.api, formJson(form));
+    // A button may send the same fields elsewhere (data-api) and show the HTML answer in
+    // an element (data-fragment), e.g. a preview next to the form.
+    const api = (button && button.dataset.api) || form.dataset.api;
+    const fragment = (button && button.dataset.fragment) || form.dataset.fragment;
+    const url = fillPlaceholders(api, formJson(form));
     const result = await callApi(form.dataset.method || "POST", url, body, contentType);
     if (!result.ok) {
       say(`${result.status}: ${result.data && typeof result.data === "object" ? describeProblem(result.data) : result.data}`, true);
@@ -113,7 +118,10 @@ async function submitToApi(event) {
       return;
     }
     form.dispatchEvent(new CustomEvent("api:done", { detail: result.data, bubbles: true }));
-    if (form.dataset.next) {
+    if (fragment) {
+      document.querySelector(fragment).innerHTML = result.data;
+      say("");
+    } else if (form.dataset.next) {
       window.location.assign(fillPlaceholders(form.dataset.next, result.data));
     } else if (!("stay" in form.dataset)) {
       window.location.reload();
@@ -128,17 +136,21 @@ async function submitToApi(event) {
 }
 
 /* <section data-live="/url/of/event-stream">: each event's JSON fills the [data-field]
-   elements inside (text, or a <progress>'s value; data-max names the field for its max). */
+   elements inside (text; HTML where data-html; or a <progress>'s value, data-max naming the
+   field for its max). A stream the server closes without "done" is reopened by the browser. */
 function followLive(region) {
   const source = new EventSource(region.dataset.live);
   const apply = (message) => {
     const data = JSON.parse(message.data);
+    region.dataset.state = "live";
     region.querySelectorAll("[data-field]").forEach((element) => {
       const value = getPath(data, element.dataset.field);
       if (value === undefined) return;
       if (element.tagName === "PROGRESS") {
         element.value = Number(value);
         if (element.dataset.max) element.max = Number(getPath(data, element.dataset.max)) || 1;
+      } else if ("html" in element.dataset) {
+        element.innerHTML = String(value);  // rendered (and escaped) by the server
       } else {
         element.textContent = String(value);
       }
