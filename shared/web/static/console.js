@@ -81,6 +81,42 @@ function fillPlaceholders(template, data) {
   return template.replace(/\{([\w.]+)\}/g, (_, key) => encodeURIComponent(getPath(data || {}, key) ?? ""));
 }
 
+/* <form data-show="#region">: the JSON answer fills that region's [data-field] elements
+   (a list joined by "; ", a boolean as the element's data-yes / data-no) and, for each
+   [data-rows="list"] element, one copy of its <template> per item; then the region shows.
+   A refusal that carries its own body rather than a problem (an import's row report) is
+   shown the same way, with the form's data-failed as its status. */
+function showValue(element, data) {
+  const value = getPath(data, element.dataset.field);
+  if (value === undefined) return;
+  if (typeof value === "boolean" && "yes" in element.dataset) {
+    element.textContent = value ? element.dataset.yes : element.dataset.no;
+  } else {
+    element.textContent = Array.isArray(value) ? value.join("; ") : String(value);
+  }
+}
+
+function showAnswer(form, data) {
+  const region = form.dataset.show && document.querySelector(form.dataset.show);
+  if (!region || !data || typeof data !== "object" || "title" in data) return false;
+  region.querySelectorAll("[data-rows]").forEach((rows) => {
+    const template = rows.querySelector("template");
+    const items = getPath(data, rows.dataset.rows);
+    if (!template || !Array.isArray(items)) return;
+    rows.querySelectorAll(":scope > :not(template)").forEach((old) => old.remove());
+    items.forEach((item) => {
+      const copy = template.content.cloneNode(true);
+      copy.querySelectorAll("[data-field]").forEach((element) => showValue(element, item));
+      rows.appendChild(copy);
+    });
+  });
+  region.querySelectorAll("[data-field]").forEach((element) => {
+    if (!element.closest("[data-rows]")) showValue(element, data);
+  });
+  region.hidden = false;
+  return true;
+}
+
 async function submitToApi(event) {
   const form = event.target.closest("form[data-api]");
   if (!form) return;
@@ -112,6 +148,12 @@ async function submitToApi(event) {
     const fragment = (button && button.dataset.fragment) || form.dataset.fragment;
     const url = fillPlaceholders(api, formJson(form));
     const result = await callApi(form.dataset.method || "POST", url, body, contentType);
+    const shown = showAnswer(form, result.data);
+    if (!result.ok && shown) {
+      say(form.dataset.failed || String(result.status), true);
+      status && status.focus();
+      return;
+    }
     if (!result.ok) {
       say(`${result.status}: ${result.data && typeof result.data === "object" ? describeProblem(result.data) : result.data}`, true);
       status && status.focus();
