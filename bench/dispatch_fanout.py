@@ -35,6 +35,8 @@ RECIPIENTS = int(os.environ.get("BENCH_RECIPIENTS", "100000"))
 BINS = int(os.environ.get("BENCH_BINS", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 CELERY_RUNS = int(os.environ.get("BENCH_CELERY_RUNS", "3"))
+# While iterating on one figure, e.g. BENCH_REPLICAS=1 BENCH_CELERY_RUNS=0.
+REPLICAS = tuple(int(n) for n in os.environ.get("BENCH_REPLICAS", "1,2").split(","))
 
 
 async def seed(conn: asyncpg.Connection) -> list[uuid.UUID]:
@@ -214,7 +216,7 @@ async def main() -> None:
         await processes.ready("gateway")
         await publisher.connect()
         try:
-            for replicas in (1, 2):
+            for replicas in REPLICAS:
                 names = [f"dispatch-{n}" for n in range(replicas)]
                 for name in names:
                     processes.start(name, [sys.executable, "-m", "services.dispatch"], free_port())
@@ -233,9 +235,9 @@ async def main() -> None:
                     processes.stop(name)
             say("celery baseline: one task per recipient")
             results["celery_task_per_recipient"] = await celery_baseline(system.database_url, LOGS)
-            dispatch_rate = results["dispatch_1_replica"]["median"]["deliveries_per_second"]
             celery = results["celery_task_per_recipient"]["median"]
-            if celery:
+            if celery and "dispatch_1_replica" in results:
+                dispatch_rate = results["dispatch_1_replica"]["median"]["deliveries_per_second"]
                 results["speedup_vs_celery_1_replica"] = round(
                     dispatch_rate / celery["tasks_per_second"], 1
                 )
