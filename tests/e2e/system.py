@@ -50,6 +50,7 @@ class RunningSystem:
             "BIN_TOPOLOGY_PREFIX": self.prefix,
             "BIN_HTTP_PORT": str(self.ports[service]),
             "BIN_DISPATCH_URL": self.url("dispatch"),
+            "BIN_INTAKE_URL": self.url("intake"),
             "BIN_LOG_FORMAT": "json",
             "BIN_GATEWAY_LATENCY_MS": "5",
             "BIN_GATEWAY_SEED": "1",
