@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -170,7 +171,10 @@ async def zone_evaluation(
         members = await _growth(conn, [r["bin_id"] for r in rows], year)
     parts: EvaluationParts = request.app.state.evaluation_parts
     activity, deliveries = await parts.fetch(
-        f"/zones/{police_zone}/evaluation/{year}", year, request.headers["authorization"]
+        # Quoted: a zone's name must not reshape the path sent on with the caller's token.
+        f"/zones/{quote(police_zone, safe='')}/evaluation/{year}",
+        year,
+        request.headers["authorization"],
     )
     lines = [
         BinLine(

@@ -32,8 +32,12 @@ YEAR = datetime.now(UTC).year
 class NoActivity:
     """Intake and dispatch as if they had nothing to count."""
 
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
     async def fetch(self, path: str, year: int, authorization: str) -> object:
         assert authorization.startswith("Bearer ")
+        self.paths.append(path)
         return (
             ActivityPart(year=year, total=ActivityFigures()),
             DeliveryPart(year=year, price_eur={}, total=DeliveryFigures()),
@@ -80,7 +84,8 @@ async def test_members_growth_and_who_may_read_the_report(lonely_registry: Regis
     assert unreachable.json()["service"] in {"intake", "dispatch"}
     assert "did not answer" in unreachable.json()["detail"]
 
-    registry.app.state.evaluation_parts = NoActivity()  # type: ignore[attr-defined]
+    parts = NoActivity()
+    registry.app.state.evaluation_parts = parts  # type: ignore[attr-defined]
     report = await registry.client.get(url, headers=coordinator(bin_id))
     assert report.status_code == 200, report.text
     assert report.json()["members"] == {"at_start": 0, "joined": 3, "left": 1, "at_end": 2}
@@ -123,3 +128,7 @@ async def test_members_growth_and_who_may_read_the_report(lonely_registry: Regis
     ).status_code == 404
     bad = await registry.client.get(url, params={"format": "pdf"}, headers=ADMIN)
     assert bad.status_code == 422
+    # A zone's name cannot reshape the path sent on to intake and dispatch.
+    odd = await registry.client.get(f"/zones/Leuven%3Fx=1%23/evaluation/{YEAR}", headers=ADMIN)
+    assert odd.status_code == 200
+    assert parts.paths[-1] == f"/zones/Leuven%3Fx%3D1%23/evaluation/{YEAR}"
