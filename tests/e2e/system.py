@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -16,7 +15,7 @@ import aio_pika
 import httpx
 
 from shared import topology as topo
-from tests.infrastructure import new_prefix
+from tests.infrastructure import new_prefix, run_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "intake", "dispatch", "digest", "gateway_simulator")
@@ -122,7 +121,7 @@ class RunningSystem:
             finally:
                 await connection.close()
 
-        asyncio.run(delete())
+        run_sync(delete())
 
     def log(self, service: str) -> str:
         path = self.logs / f"{service}.log"
