@@ -22,14 +22,16 @@ ON CONFLICT (bin_id) DO UPDATE SET
 """
 UPSERT_RECIPIENT = """
 INSERT INTO recipient (member_id, language, phones, email, push_token, subsidised_sms, channels,
-                       suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until,
+                       digest_subscribed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (member_id) DO UPDATE SET
     language = EXCLUDED.language, phones = EXCLUDED.phones, email = EXCLUDED.email,
     push_token = EXCLUDED.push_token, subsidised_sms = EXCLUDED.subsidised_sms,
     channels = EXCLUDED.channels, suspended_until = EXCLUDED.suspended_until,
     sms_opted_out = EXCLUDED.sms_opted_out, quiet_from = EXCLUDED.quiet_from,
-    quiet_until = EXCLUDED.quiet_until, paused_until = EXCLUDED.paused_until
+    quiet_until = EXCLUDED.quiet_until, paused_until = EXCLUDED.paused_until,
+    digest_subscribed = EXCLUDED.digest_subscribed
 """
 INSERT_MEMBERSHIP = """
 INSERT INTO membership (bin_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
@@ -118,7 +120,9 @@ JOIN membership m ON m.bin_id = t.bin_id
 JOIN recipient r ON r.member_id = m.member_id
 JOIN bin_projection b ON b.bin_id = t.bin_id
 {_pick_channel("$2", "$3")}
-WHERE r.suspended_until IS NULL OR r.suspended_until <= now()
+WHERE (r.suspended_until IS NULL OR r.suspended_until <= now())
+  -- Unsubscribed from the digest (the member's preferences page): every other kind still goes.
+  AND (r.digest_subscribed OR $4 <> 'digest')
 """
 # Members a resumed fan-out already has deliveries for.
 SELECT_TARGETED_MEMBERS = "SELECT DISTINCT member_id FROM delivery WHERE source_id = $1"
@@ -280,6 +284,7 @@ async def project_member(conn: Connection, data: MemberRegisteredData) -> None:
         data.quiet_from,
         data.quiet_until,
         data.paused_until,
+        data.digest_subscribed,
     )
     await conn.execute(INSERT_MEMBERSHIP, data.bin_id, data.member_id)
 
@@ -327,7 +332,12 @@ async def cancel(conn: Connection, source_id: uuid.UUID) -> int:
 async def stream_recipients(conn: Connection, fanout: Fanout) -> AsyncIterator[Any]:
     """Rows (member_id, bin_id, language, channel, address); call inside a transaction."""
     cursor = conn.cursor(
-        STREAM_RECIPIENTS, fanout.bin_ids, fanout.channels, fanout.priority, prefetch=1000
+        STREAM_RECIPIENTS,
+        fanout.bin_ids,
+        fanout.channels,
+        fanout.priority,
+        fanout.kind,
+        prefetch=1000,
     )
     async for row in cursor:
         yield row

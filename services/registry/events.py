@@ -97,6 +97,7 @@ def _member_data(member: Any) -> MemberRegisteredData:
         quiet_from=member.get("quiet_from"),
         quiet_until=member.get("quiet_until"),
         paused_until=member.get("paused_until"),
+        digest_subscribed=bool(member.get("digest_subscribed", True)),
     )
 
 

@@ -112,7 +112,8 @@ MEMBER_COLUMNS = """
 member_id, bin_id, full_name, birth_date, relation, street, house_number, box, postal_code,
 municipality, phones, email, language, channels, subsidised_sms, registration_signed_on,
 house_rules_version, house_rules_accepted_on, joined_at, updated_at, housing_unit,
-sms_unit_claim, standing, suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until
+sms_unit_claim, standing, suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until,
+digest_subscribed
 """
 
 
@@ -170,7 +171,8 @@ UPDATE_MEMBER = """
 UPDATE member SET full_name = $2, relation = $3, street = $4, house_number = $5, box = $6,
        postal_code = $7, municipality = $8, housing_unit = $9, phones = $10, email = $11,
        language = $12, channels = $13, subsidised_sms = $14, sms_unit_claim = $15,
-       quiet_from = $16, quiet_until = $17, paused_until = $18, updated_at = now()
+       quiet_from = $16, quiet_until = $17, paused_until = $18, digest_subscribed = $19,
+       updated_at = now()
 WHERE member_id = $1
 """
 
@@ -421,6 +423,7 @@ async def update_member(conn: Connection, member_id: uuid.UUID, values: dict[str
         values["quiet_from"],
         values["quiet_until"],
         values["paused_until"],
+        values["digest_subscribed"],
     )
 
 

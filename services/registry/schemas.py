@@ -196,6 +196,7 @@ class MemberUpdate(BaseModel):
     quiet_from: time | None = None
     quiet_until: time | None = None
     paused_until: AwareDatetime | None = None
+    digest_subscribed: bool | None = Field(default=None, description="Gets the daily digest")
 
     @field_validator("phones")
     @classmethod
@@ -233,6 +234,7 @@ class MemberExport(BaseModel):
     quiet_from: time | None = None
     quiet_until: time | None = None
     paused_until: datetime | None = None
+    digest_subscribed: bool = Field(default=True, description="Gets the daily digest")
     joined_at: datetime
     updated_at: datetime
 

@@ -102,6 +102,9 @@ class MemberRegisteredData(EventData):
     quiet_from: time | None = None
     quiet_until: time | None = None
     paused_until: datetime | None = None
+    # Unsubscribed from the daily digest (other news and alerts still come). Additive: an
+    # older event without it means subscribed.
+    digest_subscribed: bool = True
 
 
 class MemberRegistered(Envelope[MemberRegisteredData]):

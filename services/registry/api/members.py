@@ -258,61 +258,71 @@ async def change_member(
 ) -> MemberExport:
     async with runtime.pool.acquire() as conn, conn.transaction():
         current = await _member_in_reach(conn, member_id, principal, for_update=True)
-        if current["standing"] == "removed":
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, "the member was removed under the house rules"
-            )
-        bin_row = await repository.bin_row(conn, current["bin_id"])
-        values = dict(current)
-        updates = change.model_dump(exclude_unset=True)
-        address = updates.pop("address", None)
-        for key in (
-            "full_name",
-            "phones",
-            "email",
-            "channels",
-            "quiet_from",
-            "quiet_until",
-            "paused_until",
-        ):
-            if key in updates:
-                values[key] = updates[key]
-        for key in ("language", "relation"):
-            if updates.get(key) is not None:
-                values[key] = updates[key].value if hasattr(updates[key], "value") else updates[key]
-        values["channels"] = [getattr(c, "value", c) for c in values["channels"]]
-        if not values["phones"] and values["email"] is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                "a member needs a phone number or an e-mail address",
-            )
-        if address is not None:
-            moved = Address(
-                address["street"],
-                address["house_number"],
-                address["municipality"],
-                address.get("postal_code", ""),
-                address.get("box", ""),
-            )
-            area = await repository.streets(conn, current["bin_id"])
-            if not in_area(moved, bin_row["municipality"], area):
-                raise NotEligible([OUTSIDE_AREA])
-            values.update(
-                street=moved.street,
-                house_number=moved.house_number,
-                box=moved.box,
-                postal_code=moved.postal_code,
-                municipality=moved.municipality,
-                housing_unit=moved.housing_unit(),
-            )
-            if values["sms_unit_claim"] is not None:
-                # The SMS subsidy moves with the member, if no one at the new unit has it.
-                taken = await repository.unit_claimed(conn, current["bin_id"], moved.housing_unit())
-                values["sms_unit_claim"] = None if taken else moved.housing_unit()
-                values["subsidised_sms"] = not taken
-        await repository.update_member(conn, member_id, values)
-        await runtime.enqueue(conn, [events.member_changed(values)])
-        found = await repository.export_member(conn, member_id)
+        return await apply_change(conn, runtime, current, change)
+
+
+async def apply_change(
+    conn: Connection, runtime: Runtime, current: Any, change: MemberUpdate
+) -> MemberExport:
+    """The change as PATCH makes it, for whoever may make it (the coordinator, or the member
+    through their signed preferences link); ``current`` is the row read FOR UPDATE."""
+    member_id = current["member_id"]
+    if current["standing"] == "removed":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the member was removed under the house rules"
+        )
+    bin_row = await repository.bin_row(conn, current["bin_id"])
+    values = dict(current)
+    updates = change.model_dump(exclude_unset=True)
+    address = updates.pop("address", None)
+    for key in (
+        "full_name",
+        "phones",
+        "email",
+        "channels",
+        "quiet_from",
+        "quiet_until",
+        "paused_until",
+    ):
+        if key in updates:
+            values[key] = updates[key]
+    for key in ("language", "relation", "digest_subscribed"):
+        if updates.get(key) is not None:
+            values[key] = updates[key].value if hasattr(updates[key], "value") else updates[key]
+    values["channels"] = [getattr(c, "value", c) for c in values["channels"]]
+    if not values["phones"] and values["email"] is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a member needs a phone number or an e-mail address",
+        )
+    if address is not None:
+        moved = Address(
+            address["street"],
+            address["house_number"],
+            address["municipality"],
+            address.get("postal_code", ""),
+            address.get("box", ""),
+        )
+        area = await repository.streets(conn, current["bin_id"])
+        if not in_area(moved, bin_row["municipality"], area):
+            raise NotEligible([OUTSIDE_AREA])
+        values.update(
+            street=moved.street,
+            house_number=moved.house_number,
+            box=moved.box,
+            postal_code=moved.postal_code,
+            municipality=moved.municipality,
+            housing_unit=moved.housing_unit(),
+        )
+        # The member's own claim would count as "taken": only a real move re-checks it.
+        if values["sms_unit_claim"] is not None and moved.housing_unit() != current["housing_unit"]:
+            # The SMS subsidy moves with the member, if no one at the new unit has it.
+            taken = await repository.unit_claimed(conn, current["bin_id"], moved.housing_unit())
+            values["sms_unit_claim"] = None if taken else moved.housing_unit()
+            values["subsidised_sms"] = not taken
+    await repository.update_member(conn, member_id, values)
+    await runtime.enqueue(conn, [events.member_changed(values)])
+    found = await repository.export_member(conn, member_id)
     assert found is not None
     return found
 
@@ -320,10 +330,15 @@ async def change_member(
 async def _erase(runtime: Runtime, member_id: uuid.UUID, principal: Principal, reason: str) -> None:
     async with runtime.pool.acquire() as conn, conn.transaction():
         await _member_in_reach(conn, member_id, principal, for_update=True)
-        bin_id = await repository.erase_member(conn, member_id, reason)
-        assert bin_id is not None
-        # Dispatch forgets the contact data on member.erased.v1; other services likewise.
-        await runtime.enqueue(conn, events.member_left(member_id, bin_id))
+        await erase(conn, runtime, member_id, reason)
+
+
+async def erase(conn: Connection, runtime: Runtime, member_id: uuid.UUID, reason: str) -> None:
+    """Erasure for whoever may ask it (the coordinator, or the member through their link)."""
+    bin_id = await repository.erase_member(conn, member_id, reason)
+    assert bin_id is not None
+    # Dispatch forgets the contact data on member.erased.v1; other services likewise.
+    await runtime.enqueue(conn, events.member_left(member_id, bin_id))
 
 
 @router.delete(
