@@ -18,6 +18,14 @@ class InvalidLink(Exception):
     pass
 
 
+class LinkExpired(InvalidLink):
+    """A genuine link past its time: the page can still greet the member in their language."""
+
+    def __init__(self, member_id: uuid.UUID) -> None:
+        super().__init__("link expired")
+        self.member_id = member_id
+
+
 def _mac(secret: str, payload: str) -> str:
     digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
@@ -41,5 +49,5 @@ def verify_member_token(secret: str, token: str, now: float | None = None) -> uu
     if not hmac.compare_digest(mac, _mac(secret, f"{member}.{expires}")):
         raise InvalidLink("link signature does not verify")
     if deadline < (now if now is not None else time.time()):
-        raise InvalidLink("link expired")
+        raise LinkExpired(member_id)
     return member_id

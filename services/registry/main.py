@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry import handlers, problems
+from services.registry import console, handlers, problems
 from services.registry.api import bins, charter, evaluation, members, roles, sanctions
 from services.registry.evaluation_parts import EvaluationParts, PartUnavailable, part_unavailable
 from shared import topology as topo
@@ -21,6 +21,8 @@ class RegistrySettings(ServiceSettings):
     # The coordinator pages show dispatch's cost report, and the yearly evaluation report
     # fetches dispatch's part (BIN_DISPATCH_URL).
     dispatch_url: str = "http://127.0.0.1:8003"
+    # Members' preferences links are signed by dispatch: the same variable, BIN_LINK_SECRET.
+    link_secret: str = "development-only-link-secret-change-me"  # noqa: S105
 
 
 def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -48,6 +50,7 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
     runtime.on_stop.append(parts.stop)
     app.state.evaluation_parts = parts
     app.add_exception_handler(PartUnavailable, part_unavailable)
+    console.install(app, console.PageSettings(settings.dispatch_url, settings.link_secret))
     return runtime, app
 
 

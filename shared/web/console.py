@@ -102,8 +102,11 @@ class Console:
         context: dict[str, Any] | None = None,
         principal: Principal | None = None,
         status_code: int = 200,
+        language: str | None = None,
     ) -> HTMLResponse:
-        language = self.language(request)
+        # A page may know the reader's language better than the browser does (a member's
+        # own page speaks the member's language unless they switch).
+        language = language if language in LANGUAGES else self.language(request)
         page = {
             "request": request,
             "lang": language,
@@ -182,7 +185,10 @@ class PageHeaders:
                 headers = list(message.get("headers", []))
                 content_type = dict(headers).get(b"content-type", b"")
                 if content_type.startswith(b"text/html"):
-                    headers.extend(SECURITY_HEADERS)
+                    # A page may set one of them itself, stricter or looser with a reason
+                    # (the members' page needs its own Origin sent back with its forms).
+                    own = {name.lower() for name, _ in headers}
+                    headers.extend(h for h in SECURITY_HEADERS if h[0] not in own)
                     message["headers"] = headers
             await send(message)
 

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from shared.signing import InvalidLink, sign_member_token, verify_member_token
+from shared.signing import InvalidLink, LinkExpired, sign_member_token, verify_member_token
 
 SECRET = "s3cret-for-tests-only"
 
@@ -27,3 +27,11 @@ def test_a_tampered_link_is_refused(tamper: str) -> None:
     }[tamper]
     with pytest.raises(InvalidLink):
         verify_member_token(SECRET, forged, now=1_001)
+
+
+def test_an_expired_link_still_names_its_member_for_the_page_s_language() -> None:
+    member = uuid.uuid4()
+    token = sign_member_token(SECRET, member, ttl_seconds=60, now=1_000)
+    with pytest.raises(LinkExpired) as expired:
+        verify_member_token(SECRET, token, now=2_000)
+    assert expired.value.member_id == member

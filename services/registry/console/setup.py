@@ -1,0 +1,47 @@
+"""Builds the registry's two consoles and mounts their pages on the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from shared.web import Console, NavItem
+
+SERVICE_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    # Where dispatch answers (its monthly cost report); BIN_DISPATCH_URL.
+    dispatch_url: str
+    # The secret dispatch signs members' links with; BIN_LINK_SECRET, the same variable.
+    link_secret: str
+
+
+@dataclass(frozen=True)
+class Pages:
+    coordinators: Console
+    # The members' page: its own title and no navigation, same templates and texts.
+    members: Console
+    settings: PageSettings
+
+
+def install(app: FastAPI, settings: PageSettings) -> None:
+    from services.registry.console import bins, imports, members, preferences
+
+    coordinators = Console(SERVICE_DIR, "console_title", nav=[NavItem("/console", "nav_bins")])
+    app.state.pages = Pages(coordinators, Console(SERVICE_DIR, "preferences_title"), settings)
+    coordinators.install(app)
+    for module in (bins, members, imports, preferences):
+        app.include_router(module.router)
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+PagesDep = Annotated[Pages, Depends(_pages)]
