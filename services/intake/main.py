@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.intake import evaluation, handlers, problems
+from services.intake import console, evaluation, handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
 from services.intake.domain.rate_limit import RateLimiter
 from services.intake.limits import InputLimits
@@ -65,6 +65,7 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
         ]
     )
     problems.install(app)
+    console.install(app)
     app.add_middleware(
         InputLimits,
         max_body_bytes=settings.max_body_bytes,

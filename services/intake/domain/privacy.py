@@ -80,3 +80,26 @@ def attachment_problem(content_type: str, shows_people: bool | None) -> str | No
     if shows_people:
         return "pictures of people may not be spread through a BIN"
     return None
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of a text as the guard sees it: kept as written, or masked."""
+
+    text: str
+    replacement: str | None = None
+
+
+def pieces(text: str, language: Language) -> list[Piece]:
+    """The text cut where the guard masks it (the same expression as :func:`mask_plates`),
+    so the operator sees what goes out next to what they wrote."""
+    found: list[Piece] = []
+    last = 0
+    for plate in PLATE.finditer(text):
+        if plate.start() > last:
+            found.append(Piece(text[last : plate.start()]))
+        found.append(Piece(plate.group(0), MASK[language]))
+        last = plate.end()
+    if last < len(text):
+        found.append(Piece(text[last:]))
+    return found
