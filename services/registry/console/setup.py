@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 
 from shared.web import Console, NavItem
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
+# The database keeps UTC; people read Belgian time.
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(BRUSSELS).strftime("%d/%m/%Y %H:%M")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ def install(app: FastAPI, settings: PageSettings) -> None:
     from services.registry.console import bins, imports, members, preferences
 
     coordinators = Console(SERVICE_DIR, "console_title", nav=[NavItem("/console", "nav_bins")])
+    coordinators.templates.env.filters["local_time"] = local_time
     app.state.pages = Pages(coordinators, Console(SERVICE_DIR, "preferences_title"), settings)
     coordinators.install(app)
     for module in (bins, members, imports, preferences):

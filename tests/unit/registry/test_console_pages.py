@@ -4,6 +4,7 @@ cost report's line, search patterns, and complete catalogues."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from services.registry.console import costs
 from services.registry.console.choices import NoChannel, preferences_change, ticked
 from services.registry.console.links import LinkState, read_link, same_origin
 from services.registry.console.paging import Paging
-from services.registry.console.setup import SERVICE_DIR
+from services.registry.console.setup import SERVICE_DIR, local_time
 from services.registry.console.views import pattern
 from shared.signing import sign_member_token
 from shared.web.i18n import Catalogues
@@ -113,3 +114,8 @@ def test_search_patterns_match_anywhere_and_take_wildcards_literally() -> None:
 def test_every_dutch_text_exists_in_french_and_german(language: str) -> None:
     own = Catalogues([SERVICE_DIR / "console" / "messages"])
     assert own.missing(language) == []
+
+
+def test_times_are_shown_in_belgian_time() -> None:
+    assert local_time(datetime(2026, 11, 23, 20, 56, tzinfo=UTC)) == "23/11/2026 21:56"
+    assert local_time(datetime(2026, 7, 1, 22, 30, tzinfo=UTC)) == "02/07/2026 00:30"
