@@ -1,0 +1,140 @@
+"""The operator console's pure parts: complete translations, the progress it shows and when
+it stops following, the privacy guard's changes cut out for display."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.intake.console.progress import Finality, view
+from services.intake.domain.news import NewsCategory
+from services.intake.domain.privacy import Piece, mask_plates, pieces
+from services.intake.domain.targets import Reason
+from services.intake.schemas import Decision, NoticeScope, ReportCategory, ReportSource
+from shared.events import Channel, Language
+from shared.web.i18n import Catalogues
+
+CONSOLE = Path(__file__).resolve().parents[3] / "services" / "intake" / "console"
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_every_console_text_is_translated(language: str) -> None:
+    assert Catalogues([CONSOLE / "messages"]).missing(language) == []
+
+
+def test_every_text_a_template_asks_for_is_in_the_dutch_catalogue() -> None:
+    dutch = Catalogues([CONSOLE / "messages"]).texts["nl"]
+    shared = Catalogues([CONSOLE.parents[2] / "shared" / "web" / "messages"]).texts["nl"]
+    asked = {
+        key
+        for template in (CONSOLE / "templates").glob("*.html")
+        for key in re.findall(r"""\bt\(["']([a-z_]+)["']""", template.read_text())
+    }
+    known = set(dutch) | set(shared)
+    # "category_" ~ value: a prefix completed by an enum's value (checked below).
+    assert {key for key in asked if not key.endswith("_")} - known == set()
+    assert {
+        key for key in asked if key.endswith("_") and not any(k.startswith(key) for k in known)
+    } == set()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "values"),
+    [
+        ("category_", [c.value for c in ReportCategory]),
+        ("source_", [s.value for s in ReportSource]),
+        ("news_", [c.value for c in NewsCategory]),
+        ("channel_", [c.value for c in Channel] + ["app"]),
+        ("reason_", [r.value for r in Reason]),
+        ("decision_", [d.value for d in Decision]),
+        ("scope_", [s.value for s in NoticeScope]),
+        ("language_", [lang.value for lang in Language]),
+        ("alert_text_in_", [lang.value for lang in Language]),
+        ("status_", ["open", "evaluated"]),
+    ],
+)
+def test_every_value_shown_has_its_text(prefix: str, values: list[str]) -> None:
+    dutch = Catalogues([CONSOLE / "messages"]).texts["nl"]
+    assert [v for v in values if prefix + v not in dutch] == []
+
+
+def progress(
+    targeted: int, delivered: int, failed: int = 0, **channels: dict[str, int]
+) -> dict[str, Any]:
+    pending = targeted - delivered - failed
+    return {
+        "targeted": targeted,
+        "delivered": delivered,
+        "failed": failed,
+        "pending": pending,
+        "complete": pending == 0,
+        "channels": channels,
+    }
+
+
+def test_the_view_counts_finished_deliveries_per_member_and_per_channel() -> None:
+    shown = view(progress(8, 5, 1, sms={"targeted": 8, "sent": 8, "delivered": 5, "queued": 2}))
+    assert shown["finished"] == 6
+    assert shown["percent"] == 75
+    assert shown["channels"] == {"sms": {"targeted": 8, "sent": 8, "delivered": 5, "failed": 0}}
+    assert view(None) == {
+        "known": False,
+        "targeted": 0,
+        "finished": 0,
+        "percent": 0,
+        "channels": {},
+    }
+
+
+def test_a_fanout_is_final_once_complete_and_settled() -> None:
+    finality = Finality(settle=2)
+    assert not finality.final(None)  # dispatch does not know it yet
+    assert not finality.final(progress(10, 4))
+    assert not finality.final(progress(10, 10))  # complete once: a batch may still be written
+    assert finality.final(progress(10, 10))
+
+
+def test_complete_with_nobody_yet_is_not_the_end() -> None:
+    """Dispatch records the fan-out before its deliveries: 0 targeted and "complete"."""
+    finality = Finality(settle=2, settle_empty=4)
+    assert [finality.final(progress(0, 0)) for _ in range(3)] == [False] * 3
+    assert not finality.final(progress(12, 0))  # the deliveries arrived
+    assert finality.final(progress(0, 0)) is False  # counting starts over
+    finality = Finality(settle=2, settle_empty=4)
+    assert [finality.final(progress(0, 0)) for _ in range(4)][-1] is True  # a BIN without members
+
+
+def test_a_partial_batch_that_grows_starts_the_count_again() -> None:
+    finality = Finality(settle=2)
+    assert not finality.final(progress(500, 500))
+    assert not finality.final(progress(1000, 500))
+    assert not finality.final(progress(1000, 1000))
+    assert finality.final(progress(1000, 1000))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Witte bestelwagen 1-ABC-123 en een auto ABC 123 in de straat",
+        "Geen nummerplaat hier, bus 101",
+        "1-ABC-123",
+        "",
+    ],
+)
+def test_pieces_rebuild_both_the_written_and_the_sent_text(text: str) -> None:
+    cut = pieces(text, Language.NL)
+    masked, changes = mask_plates(text, Language.NL)
+    assert "".join(p.text for p in cut) == text
+    assert "".join(p.replacement or p.text for p in cut) == masked
+    assert [p.text for p in cut if p.replacement] == [c.original for c in changes]
+
+
+def test_a_masked_piece_carries_the_replacement_of_its_language() -> None:
+    assert pieces("plaat 1-ABC-123.", Language.FR) == [
+        Piece("plaat "),
+        Piece("1-ABC-123", "[plaque]"),
+        Piece("."),
+    ]
