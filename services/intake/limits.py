@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake.domain.rate_limit import RateLimiter
+from shared.auth import CONSOLE_COOKIE
 from shared.problems import problem
 
 
@@ -24,8 +26,10 @@ class InputLimits:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        caller = headers.get(b"authorization", b"").decode(errors="replace") or str(
-            (scope.get("client") or ("?",))[0]
+        caller = (
+            headers.get(b"authorization", b"").decode(errors="replace")
+            or _console_session(headers.get(b"cookie", b""))
+            or str((scope.get("client") or ("?",))[0])
         )
         wait = self.limiter.allow(caller)
         if wait > 0:
@@ -59,6 +63,18 @@ class InputLimits:
             await problem(413, f"the body is over {self.max_body_bytes} bytes")(
                 scope, receive, send
             )
+
+
+def _console_session(header: bytes) -> str | None:
+    """The console's session token: operators behind one proxy address are limited each on
+    their own, as API callers are by their bearer token."""
+    cookies = SimpleCookie()
+    try:
+        cookies.load(header.decode("latin-1"))
+    except CookieError:
+        return None
+    found = cookies.get(CONSOLE_COOKIE)
+    return f"console {found.value}" if found else None
 
 
 class BodyTooLarge(Exception):

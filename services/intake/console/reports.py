@@ -76,15 +76,15 @@ async def composer_page(
     console: PageConsole,
     runtime: Runtime,
     principal: Operator,
-    bin: Annotated[list[uuid.UUID], Query(max_length=500)] = [],  # noqa: B006
+    chosen: Annotated[list[uuid.UUID], Query(alias="bin", max_length=500)] = [],  # noqa: B006
 ) -> HTMLResponse:
     report = await api.get_report(report_id, runtime, principal)
     async with runtime.pool.acquire() as conn:
-        found = await repository.bins(conn, bin)
-    unknown = [str(b) for b in bin if b not in found]
+        found = await repository.bins(conn, chosen)
+    unknown = [str(b) for b in chosen if b not in found]
     if unknown:
         raise NotFound("unknown BINs: " + ", ".join(unknown))
-    targets = [found[b] for b in dict.fromkeys(bin)]
+    targets = [found[b] for b in dict.fromkeys(chosen)]
     access.check_bins_in_zone(principal, targets)
     spoken = {lang for t in targets for lang in t["languages"]}
     languages = [lang for lang in Language if lang.value in spoken or lang is Language.NL]

@@ -13,6 +13,7 @@ from services.intake.console.progress import Finality, view
 from services.intake.domain.news import NewsCategory
 from services.intake.domain.privacy import Piece, mask_plates, pieces
 from services.intake.domain.targets import Reason
+from services.intake.limits import _console_session
 from services.intake.schemas import Decision, NoticeScope, ReportCategory, ReportSource
 from shared.events import Channel, Language
 from shared.web.i18n import Catalogues
@@ -138,3 +139,18 @@ def test_a_masked_piece_carries_the_replacement_of_its_language() -> None:
         Piece("1-ABC-123", "[plaque]"),
         Piece("."),
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "caller"),
+    [
+        (b"bin_lang=fr; bin_console=abc.def.ghi", "console abc.def.ghi"),
+        (b"bin_lang=fr", None),
+        (b"", None),
+        (b'bin_console="unterminated', None),
+    ],
+)
+def test_console_callers_are_rate_limited_by_their_session(
+    header: bytes, caller: str | None
+) -> None:
+    assert _console_session(header) == caller
