@@ -32,6 +32,7 @@ log = get_logger(__name__)
 SOURCE = "dispatch"
 # The first rows of a fan-out go out as soon as this many are read, whatever the batch size.
 FIRST_BATCH_ROWS = 500
+WRITERS = 3
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ class _Run:
         self.started = started
         self.content = Content.from_json(fanout.content)
         self.in_flight = asyncio.Semaphore(engine.batches_in_flight)
+        # COPYs at once: enough to keep PostgreSQL's cores busy while the cursor reads, few
+        # enough to leave pool connections to the receipts.
+        self.writers = asyncio.Semaphore(WRITERS)
         self.tasks: list[asyncio.Task[None]] = []
         self.deliveries = 0
         self.batches = 0
@@ -167,17 +171,36 @@ class _Run:
             await repository.copy_deliveries(writer, rows)
 
     async def _write_and_send(self, chunk: list[Work]) -> None:
+        """Writes a chunk's delivery rows and publishes them, in a task of its own, so the
+        cursor reads on meanwhile: awaited in line, the COPYs took 3 of the 5 seconds of a
+        100,000-recipient fan-out while the cursor waited (and the other way round)."""
         batches = [(new_delivery_id(), channel, items) for channel, items in _by_channel(chunk)]
-        rows = [
-            repository.delivery_row(w, self.fanout.source_id, batch_id)
-            for batch_id, _, items in batches
-            for w in items
-        ]
-        # Written (and committed) before it is published: a receipt never finds no row.
-        async with self.engine.runtime.pool.acquire() as writer:
-            await repository.copy_deliveries(writer, rows)
-        for batch_id, channel, items in batches:
-            await self._start(batch_id, channel, items, assigned=True)
+        await self.in_flight.acquire()
+        self._raise_failures()
+        self.tasks.append(asyncio.create_task(self._write_then_publish(batches)))
+
+    async def _write_then_publish(self, batches: list[tuple[uuid.UUID, str, list[Work]]]) -> None:
+        try:
+            rows = [
+                repository.delivery_row(w, self.fanout.source_id, batch_id)
+                for batch_id, _, items in batches
+                for w in items
+            ]
+            # Written (and committed) before it is published: a receipt never finds no row.
+            # Chunks are written side by side and may commit out of order; a resumed fan-out
+            # still finds every member with a row (and re-sends what no batch records) and
+            # targets the others anew.
+            async with self.writers, self.engine.runtime.pool.acquire() as writer:
+                await repository.copy_deliveries(writer, rows)
+        except BaseException:
+            self.in_flight.release()
+            raise
+        # The slot is handed over: each batch's publish releases one; a chunk of several
+        # channels (the first rows of a fan-out) takes the slots it needs beyond this one.
+        for n, (batch_id, channel, items) in enumerate(batches):
+            if n:
+                await self.in_flight.acquire()
+            await self._publish(batch_id, channel, items, assigned=True)
 
     async def send(self, work: list[Work]) -> None:
         """Publishes work that has rows already (resumed, retried, fallen back)."""
