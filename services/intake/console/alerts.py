@@ -67,7 +67,7 @@ async def alert_page(
             "alert": alert,
             "targets": [targets[b] for b in alert.bin_ids if b in targets],
             "channels": [c.value for c in Channel if c.value in planned],
-            "languages": [lang for lang in Language if lang in alert.texts],
+            "text_languages": [lang for lang in Language if lang in alert.texts],
             "responses": responses,
             "overdue": alert.feedback_due is not None
             and alert.feedback_at is None

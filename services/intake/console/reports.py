@@ -91,6 +91,6 @@ async def composer_page(
     return console.render(
         request,
         "composer.html",
-        {"report": report, "targets": targets, "languages": languages},
+        {"report": report, "targets": targets, "text_languages": languages},
         principal,
     )

@@ -229,3 +229,10 @@ async def test_pages_without_a_session_lead_to_the_login(intake: Intake) -> None
     assert response.headers["location"] == "/console/login?next=/console/alerts"
     coordinator = session("coordinator", [Role.COORDINATOR])
     assert (await intake.client.get("/console/reports", headers=coordinator)).status_code == 403
+
+
+async def test_every_page_offers_every_language(intake: Intake) -> None:
+    alert_id = await alert_in_zone(intake)
+    page = await intake.client.get(f"/console/alerts/{alert_id}", headers=operator(intake))
+    for language in ("nl", "fr", "de"):
+        assert f'href="?lang={language}"' in page.text
