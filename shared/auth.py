@@ -177,6 +177,15 @@ CONSOLE_COOKIE = "bin_console"
 CONSOLE_HEADER = "X-BIN-Console"
 
 
+def presented_token(request: Request) -> str | None:
+    """The token the caller presented, bearer header or console cookie: what a service passes
+    on when it asks another service on the caller's behalf (which then checks it itself)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(CONSOLE_COOKIE) or None
+
+
 def _console_token(request: Request) -> str | None:
     if request.headers.get(CONSOLE_HEADER) != "1":
         return None

@@ -9,8 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
 from services.dispatch import aggregates, metrics
+from shared.auth import CurrentPrincipal, Principal
 from shared.database import Connection
 from shared.dependencies import Runtime
+from shared.evaluation import may_read_bin_evaluation
 from shared.periodic import PeriodicJob
 from shared.runtime import ServiceRuntime
 
@@ -56,11 +58,19 @@ def _month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def cost_report(conn: Connection, month: str, prices: dict[str, float]) -> CostReport:
+async def cost_report(
+    conn: Connection, month: str, prices: dict[str, float], reader: Principal | None = None
+) -> CostReport:
+    """The month's costs; for a ``reader``, only the BINs whose figures they may read (the
+    people the yearly evaluation is for); without one (the metrics job), all."""
     start, end = _month_bounds(month)
     by_municipality: dict[str, dict[uuid.UUID, BinCost]] = {}
     for row in await aggregates.monthly(conn, aggregates.Scope(start, end)):
         if row["channel"] not in BILLED_CHANNELS or not row["billable"]:
+            continue
+        if reader is not None and not may_read_bin_evaluation(
+            reader, row["bin_id"], row["police_zone"], row["municipality"]
+        ):
             continue
         bins = by_municipality.setdefault(row["municipality"], {})
         line = bins.setdefault(row["bin_id"], BinCost(bin_id=row["bin_id"]))
@@ -83,13 +93,13 @@ async def cost_report(conn: Connection, month: str, prices: dict[str, float]) ->
 async def get_costs(
     runtime: Runtime,
     request: Request,
+    principal: CurrentPrincipal,
     month: str = Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"]),
 ) -> CostReport:
+    """The BINs the caller may see: a municipality's staff theirs, a zone's police theirs,
+    a coordinator their BINs' lines."""
     async with runtime.pool.acquire() as conn:
-        report = await cost_report(conn, month, request.app.state.prices)
-    if month == datetime.now(UTC).strftime("%Y-%m"):
-        publish_metrics(report)
-    return report
+        return await cost_report(conn, month, request.app.state.prices, principal)
 
 
 def publish_metrics(report: CostReport) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from services.dispatch import repository
 from services.dispatch.progress import deliveries_targeted, summarise
+from shared.auth import CurrentPrincipal, Principal
 from shared.dependencies import Runtime
+from shared.evaluation import may_read_bin_evaluation
 
 router = APIRouter(tags=["deliveries"])
 
@@ -28,17 +31,33 @@ class ChannelProgress(BaseModel):
 
 class Progress(BaseModel):
     source_id: uuid.UUID
+    # planning: members are still being targeted (counts grow); dispatched: all targeted.
+    status: str
     # Members: a member moved to a second channel after a permanent failure counts once.
     targeted: int
     delivered: int
     failed: int
     pending: int
+    # Every member targeted and every delivery final: only once the fan-out is dispatched,
+    # since it is recorded before its deliveries are written.
     complete: bool
     # Delivery attempts per channel, by state.
     channels: dict[str, ChannelProgress]
 
 
-async def _progress(source_id: uuid.UUID, runtime: Runtime) -> Progress:
+def may_follow(principal: Principal, bins: list[Any]) -> bool:
+    """Whoever reads the figures of one of the targeted BINs: its police zone, its
+    municipality, its coordinator, admins."""
+    return (
+        any(
+            may_read_bin_evaluation(principal, b["bin_id"], b["police_zone"], b["municipality"])
+            for b in bins
+        )
+        or principal.is_admin
+    )
+
+
+async def _progress(source_id: uuid.UUID, runtime: Runtime, principal: Principal) -> Progress:
     async with runtime.pool.acquire() as conn:
         found = await repository.progress(conn, source_id)
     if found is None:
@@ -46,28 +65,36 @@ async def _progress(source_id: uuid.UUID, runtime: Runtime) -> Progress:
             status.HTTP_404_NOT_FOUND,
             f"{source_id} is not known to dispatch (yet): it may still be on its way",
         )
-    by_channel, members = found
-    summary = summarise(source_id, by_channel, members)
+    if not may_follow(principal, found.bins):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "none of the fan-out's BINs is in your zone or care"
+        )
+    summary = summarise(source_id, found.by_channel, found.members)
     return Progress(
         source_id=source_id,
+        status=found.status,
         targeted=summary.targeted,
         delivered=summary.delivered,
         failed=summary.failed,
         pending=summary.pending,
-        complete=summary.pending == 0,
+        complete=found.status != "planning" and summary.pending == 0,
         channels={
             channel: ChannelProgress(targeted=deliveries_targeted(by_status), **by_status)
-            for channel, by_status in by_channel.items()
+            for channel, by_status in found.by_channel.items()
         },
     )
 
 
 @router.get("/alerts/{alert_id}/progress", response_model=Progress)
-async def alert_progress(alert_id: uuid.UUID, runtime: Runtime) -> Progress:
-    return await _progress(alert_id, runtime)
+async def alert_progress(
+    alert_id: uuid.UUID, runtime: Runtime, principal: CurrentPrincipal
+) -> Progress:
+    return await _progress(alert_id, runtime, principal)
 
 
 @router.get("/fanouts/{source_id}/progress", response_model=Progress)
-async def fanout_progress(source_id: uuid.UUID, runtime: Runtime) -> Progress:
+async def fanout_progress(
+    source_id: uuid.UUID, runtime: Runtime, principal: CurrentPrincipal
+) -> Progress:
     """Progress of any fan-out: an alert, a notice or a digest, by its id."""
-    return await _progress(source_id, runtime)
+    return await _progress(source_id, runtime, principal)

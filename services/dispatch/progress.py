@@ -85,5 +85,7 @@ class ProgressAnnouncer:
             if found is None:
                 continue
             await self.runtime.publisher.publish(
-                FanoutProgressed.create(source="dispatch", data=summarise(source_id, *found))
+                FanoutProgressed.create(
+                    source="dispatch", data=summarise(source_id, found.by_channel, found.members)
+                )
             )

@@ -215,7 +215,13 @@ SELECT_DELIVERY_OWNERS = """
 SELECT delivery_id, source_id, member_id, bin_id, channel FROM delivery
 WHERE delivery_id = ANY($1::uuid[])
 """
-SELECT_FANOUT_EXISTS = "SELECT kind FROM fanout WHERE source_id = $1"
+SELECT_FANOUT_STATUS = "SELECT status FROM fanout WHERE source_id = $1"
+# Where the fan-out's BINs lie, for who may follow it (a BIN unknown here has no zone yet).
+SELECT_FANOUT_BINS = """
+SELECT b.bin_id, b.police_zone, b.municipality
+FROM fanout f CROSS JOIN unnest(f.bin_ids) AS t(bin_id) JOIN bin_projection b USING (bin_id)
+WHERE f.source_id = $1
+"""
 SELECT_PROGRESS = """
 SELECT channel, status, count(*) AS deliveries
 FROM delivery WHERE source_id = $1 GROUP BY channel, status
@@ -431,13 +437,20 @@ async def delivery_owners(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -
     return list(await conn.fetch(SELECT_DELIVERY_OWNERS, list(delivery_ids)))
 
 
-async def progress(
-    conn: Connection, source_id: uuid.UUID
-) -> tuple[dict[str, dict[str, int]], dict[str, int]] | None:
-    # One snapshot for the three reads: receipts land between them, and per-channel counts
+@dataclass(frozen=True)
+class FanoutProgress:
+    status: str  # planning while members are still being targeted; dispatched; cancelled
+    bins: list[Any]  # bin_id, police_zone, municipality
+    by_channel: dict[str, dict[str, int]]
+    members: dict[str, int]
+
+
+async def progress(conn: Connection, source_id: uuid.UUID) -> FanoutProgress | None:
+    # One snapshot for every read: receipts land between them, and per-channel counts
     # read before the totals would contradict them.
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        if await conn.fetchval(SELECT_FANOUT_EXISTS, source_id) is None:
+        status = await conn.fetchval(SELECT_FANOUT_STATUS, source_id)
+        if status is None:
             return None
         by_channel: dict[str, dict[str, int]] = {}
         for row in await conn.fetch(SELECT_PROGRESS, source_id):
@@ -445,7 +458,8 @@ async def progress(
         for row in await conn.fetch(SELECT_SENT, source_id):
             by_channel.setdefault(row["channel"], {})["sent"] = row["sent"]
         outcomes = await conn.fetchrow(SELECT_MEMBER_OUTCOMES, source_id)
-    return by_channel, dict(outcomes) if outcomes else {}
+        bins = list(await conn.fetch(SELECT_FANOUT_BINS, source_id))
+    return FanoutProgress(status, bins, by_channel, dict(outcomes) if outcomes else {})
 
 
 def _work(row: Any) -> Work:

@@ -93,7 +93,7 @@ async def issue_alert_and_follow(
     progress_url = accepted.json()["progress_url"]
 
     async def complete() -> dict[str, object] | None:
-        response = await client.get(progress_url)
+        response = await client.get(progress_url, headers=OPERATOR)
         if response.status_code != 200:
             return None
         body: dict[str, object] = response.json()

@@ -66,7 +66,9 @@ async def test_a_digest_reaches_every_member_by_email(system: RunningSystem) -> 
         digest_id = resent.json()["digest_id"]
 
         async def delivered() -> dict[str, Any] | None:
-            response = await client.get(f"{system.url('dispatch')}/fanouts/{digest_id}/progress")
+            response = await client.get(
+                f"{system.url('dispatch')}/fanouts/{digest_id}/progress", headers=headers
+            )
             body: dict[str, Any] = response.json()
             ok = response.status_code == 200 and body["complete"] and body["targeted"] == 6
             return body if ok else None

@@ -72,12 +72,20 @@ async def test_report_evaluation_alert_and_delivery(system: RunningSystem) -> No
         alert_id = evaluated.json()["evaluation"]["outcome_id"]
 
         async def delivered() -> dict[str, object] | None:
-            response = await client.get(f"{system.url('dispatch')}/alerts/{alert_id}/progress")
+            response = await client.get(
+                f"{system.url('dispatch')}/alerts/{alert_id}/progress", headers=OPERATOR
+            )
             body: dict[str, object] = response.json() if response.status_code == 200 else {}
             return body if body.get("complete") and body.get("targeted") == 12 else None
 
         progress = await eventually(delivered, timeout=30)
         assert progress["delivered"] == 12
+        assert progress["status"] == "dispatched"
+        elsewhere = bearer(Role.OPERATOR, police_zones=["Brussel-Hoofdstad-Elsene"])
+        refused = await client.get(
+            f"{system.url('dispatch')}/alerts/{alert_id}/progress", headers=elsewhere
+        )
+        assert refused.status_code == 403
 
         cap = await client.get(f"{intake}/alerts/{alert_id}/cap", headers=OPERATOR)
         CAP.validate(cap.text)

@@ -146,8 +146,10 @@ def test_bad_requests_get_a_reason(system: RunningSystem) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     fields = {tuple(e["loc"]) for e in response.json()["errors"]}
     assert ("body", "bin_ids") in fields and ("body", "texts") in fields
-    missing = httpx.get(f"{system.url('dispatch')}/alerts/{uuid.uuid4()}/progress")
+    progress_url = f"{system.url('dispatch')}/alerts/{uuid.uuid4()}/progress"
+    missing = httpx.get(progress_url, headers=OPERATOR)
     assert missing.status_code == 404 and "not known" in missing.json()["detail"]
+    assert httpx.get(progress_url).status_code == 401
 
 
 def test_every_service_shuts_down_cleanly_on_sigterm(system: RunningSystem) -> None:

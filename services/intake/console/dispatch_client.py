@@ -13,8 +13,12 @@ class DispatchUnavailable(Exception):
 
 
 class ProgressClient:
-    def __init__(self, dispatch_url: str, timeout: float = 2.0) -> None:
-        self._client = httpx.AsyncClient(base_url=dispatch_url.rstrip("/"), timeout=timeout)
+    def __init__(self, dispatch_url: str, token: str | None, timeout: float = 2.0) -> None:
+        # The operator's own token: dispatch checks the alert is in their zone itself.
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(
+            base_url=dispatch_url.rstrip("/"), timeout=timeout, headers=headers
+        )
 
     async def __aenter__(self) -> ProgressClient:
         return self

@@ -24,7 +24,8 @@ from services.intake.api import alerts as api
 from services.intake.console import views
 from services.intake.console.dispatch_client import DispatchUnavailable, ProgressClient
 from services.intake.console.pages import Operator, PageConsole, PageRoute
-from services.intake.console.progress import Finality, view
+from services.intake.console.progress import final, view
+from shared.auth import presented_token
 from shared.dependencies import Runtime
 from shared.runtime import ServiceRuntime
 
@@ -59,16 +60,16 @@ async def progress_stream(
 ) -> StreamingResponse:
     await api.get_alert(alert_id, runtime, principal)  # in the caller's zone, or refused
     text = partial(console.catalogues.text, console.language(request))
-    return _stream(progress_events(alert_id, str(request.app.state.dispatch_url), text))
+    dispatch_url = str(request.app.state.dispatch_url)
+    return _stream(progress_events(alert_id, dispatch_url, presented_token(request), text))
 
 
 async def progress_events(
-    alert_id: uuid.UUID, dispatch_url: str, text: Text
+    alert_id: uuid.UUID, dispatch_url: str, token: str | None, text: Text
 ) -> AsyncIterator[bytes]:
-    finality = Finality()
     deadline = time.monotonic() + MAX_STREAM_SECONDS
     yield RETRY
-    async with ProgressClient(dispatch_url) as dispatch:
+    async with ProgressClient(dispatch_url, token) as dispatch:
         while time.monotonic() < deadline:
             try:
                 progress = await dispatch.progress(alert_id)
@@ -77,7 +78,7 @@ async def progress_events(
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             shown = view(progress)
-            if finality.final(progress):
+            if final(progress):
                 yield event({**shown, "state": text("progress_done")}, "done")
                 return
             state = "progress_sending" if progress is not None else "progress_waiting"

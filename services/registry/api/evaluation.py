@@ -25,7 +25,7 @@ from services.registry.domain.evaluation import (
 )
 from services.registry.domain.growth import Tenure, combined, growth
 from services.registry.evaluation_parts import EvaluationParts
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, presented_token
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.evaluation import (
@@ -130,7 +130,7 @@ async def bin_evaluation(
         members = (await _growth(conn, [bin_id], year))[bin_id]
     parts: EvaluationParts = request.app.state.evaluation_parts
     activity, deliveries = await parts.fetch(
-        f"/bins/{bin_id}/evaluation/{year}", year, request.headers["authorization"]
+        f"/bins/{bin_id}/evaluation/{year}", year, f"Bearer {presented_token(request)}"
     )
     report = EvaluationReport(
         scope="bin",
@@ -174,7 +174,7 @@ async def zone_evaluation(
         # Quoted: a zone's name must not reshape the path sent on with the caller's token.
         f"/zones/{quote(police_zone, safe='')}/evaluation/{year}",
         year,
-        request.headers["authorization"],
+        f"Bearer {presented_token(request)}",
     )
     lines = [
         BinLine(

@@ -13,7 +13,7 @@ from services.registry.console import costs, views
 from services.registry.console.guard import bin_in_reach
 from services.registry.console.setup import PagesDep
 from services.registry.domain.lifecycle import Signatory, allowed_next
-from shared.auth import CONSOLE_COOKIE
+from shared.auth import presented_token
 from shared.dependencies import Runtime
 from shared.events import BinStatus
 from shared.web.session import ConsoleUser
@@ -57,7 +57,7 @@ async def overview(
     assert found is not None
     month = costs.this_month()
     cost = await costs.month_cost(
-        pages.settings.dispatch_url, request.cookies.get(CONSOLE_COOKIE), bin_id, month
+        pages.settings.dispatch_url, presented_token(request), bin_id, month
     )
     signed = {s.signatory for s in found.signatures}
     context = {

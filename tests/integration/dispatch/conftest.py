@@ -85,8 +85,7 @@ class DispatchSystem:
             found = await repository.progress(conn, source_id)
         if found is None:
             return None
-        by_channel, members = found
-        return {"channels": by_channel, **members}
+        return {"channels": found.by_channel, "status": found.status, **found.members}
 
     async def settled(
         self, source_id: uuid.UUID, targeted: int, timeout: float = 60

@@ -211,6 +211,17 @@ async def test_sms_and_voice_costs_are_reported_per_municipality_and_bin(
         assert (line.sms, line.voice) == (10, 10)
         assert line.cost_eur == 1.8
 
+        # Read over HTTP, each sees their own BINs: a coordinator theirs, a stranger none.
+        from shared.auth import Principal, Role
+
+        coordinator = Principal(subject="c", roles={Role.COORDINATOR}, bin_ids={bin_id})
+        other = Principal(subject="o", roles={Role.COORDINATOR}, bin_ids={uuid.uuid4()})
+        async with system.dispatch.pool.acquire() as conn:
+            own = await cost_report(conn, month, {"sms": 0.06, "voice": 0.12}, coordinator)
+            none = await cost_report(conn, month, {"sms": 0.06, "voice": 0.12}, other)
+        assert [b.bin_id for m in own.municipalities for b in m.bins] == [bin_id]
+        assert none.municipalities == []
+
 
 async def test_progress_is_announced_on_the_public_exchange(
     dispatch_system: SystemFactory, amqp: AbstractRobustConnection

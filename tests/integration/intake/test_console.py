@@ -52,8 +52,10 @@ class ScriptedDispatch:
     """Answers the progress polls from a script: what dispatch would say, poll after poll."""
 
     script: ClassVar[list[dict[str, Any] | None]] = []
+    tokens: ClassVar[list[str | None]] = []
 
-    def __init__(self, _: str) -> None:
+    def __init__(self, _: str, token: str | None) -> None:
+        self.tokens.append(token)
         self.answers: Iterator[dict[str, Any] | None] = iter(self.script)
 
     async def __aenter__(self) -> ScriptedDispatch:
@@ -66,13 +68,14 @@ class ScriptedDispatch:
         return next(self.answers, self.script[-1])
 
 
-def answer(targeted: int, delivered: int) -> dict[str, Any]:
+def answer(targeted: int, delivered: int, planning: bool = False) -> dict[str, Any]:
     return {
+        "status": "planning" if planning else "dispatched",
         "targeted": targeted,
         "delivered": delivered,
         "failed": 0,
         "pending": targeted - delivered,
-        "complete": targeted == delivered,
+        "complete": targeted == delivered and not planning,
         "channels": {"sms": {"targeted": targeted, "sent": targeted, "delivered": delivered}},
     }
 
@@ -88,7 +91,7 @@ async def test_the_progress_stream_follows_dispatch_until_the_fanout_is_final(
     intake: Intake, quick: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alert_id = await alert_in_zone(intake)
-    ScriptedDispatch.script = [None, answer(0, 0), answer(3, 1), answer(3, 3), answer(3, 3)]
+    ScriptedDispatch.script = [None, answer(0, 0, planning=True), answer(3, 1), answer(3, 3)]
     monkeypatch.setattr(live, "ProgressClient", ScriptedDispatch)
     response = await intake.client.get(
         f"/console/alerts/{alert_id}/progress/stream", headers=operator(intake)
@@ -97,13 +100,15 @@ async def test_the_progress_stream_follows_dispatch_until_the_fanout_is_final(
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"
     shown = events(response.text)
-    assert [name for name, _ in shown] == ["message"] * 4 + ["done"]
+    assert [name for name, _ in shown] == ["message"] * 3 + ["done"]
     assert shown[0][1]["state"] == "Wachten tot de verzending begint…"
     assert shown[2][1]["percent"] == 33
     last = shown[-1][1]
     assert last["percent"] == 100 and last["delivered"] == 3
     assert last["channels"]["sms"] == {"targeted": 3, "sent": 3, "delivered": 3, "failed": 0}
     assert last["state"] == "Verzending afgerond"
+    # The operator's own token goes to dispatch, which checks the zone itself.
+    assert ScriptedDispatch.tokens[-1] == operator(intake)["cookie"].split("=", 1)[1]
 
 
 async def test_the_progress_stream_speaks_the_operators_language(

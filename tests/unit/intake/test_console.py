@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.console.progress import Finality, view
+from services.intake.console.progress import final, view
 from services.intake.domain.news import NewsCategory
 from services.intake.domain.privacy import Piece, mask_plates, pieces
 from services.intake.domain.targets import Reason
@@ -90,30 +90,11 @@ def test_the_view_counts_finished_deliveries_per_member_and_per_channel() -> Non
     }
 
 
-def test_a_fanout_is_final_once_complete_and_settled() -> None:
-    finality = Finality(settle=2)
-    assert not finality.final(None)  # dispatch does not know it yet
-    assert not finality.final(progress(10, 4))
-    assert not finality.final(progress(10, 10))  # complete once: a batch may still be written
-    assert finality.final(progress(10, 10))
-
-
-def test_complete_with_nobody_yet_is_not_the_end() -> None:
-    """Dispatch records the fan-out before its deliveries: 0 targeted and "complete"."""
-    finality = Finality(settle=2, settle_empty=4)
-    assert [finality.final(progress(0, 0)) for _ in range(3)] == [False] * 3
-    assert not finality.final(progress(12, 0))  # the deliveries arrived
-    assert finality.final(progress(0, 0)) is False  # counting starts over
-    finality = Finality(settle=2, settle_empty=4)
-    assert [finality.final(progress(0, 0)) for _ in range(4)][-1] is True  # a BIN without members
-
-
-def test_a_partial_batch_that_grows_starts_the_count_again() -> None:
-    finality = Finality(settle=2)
-    assert not finality.final(progress(500, 500))
-    assert not finality.final(progress(1000, 500))
-    assert not finality.final(progress(1000, 1000))
-    assert finality.final(progress(1000, 1000))
+def test_a_fanout_is_final_only_when_dispatch_says_complete() -> None:
+    assert not final(None)  # dispatch does not know it yet
+    assert not final(progress(10, 4))
+    assert final(progress(10, 10))
+    assert not final({**progress(10, 10), "complete": False})  # still planning
 
 
 @pytest.mark.parametrize(
