@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
+from fastapi import HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal, Role
@@ -45,6 +47,29 @@ def may_read_zone_evaluation(principal: Principal, police_zone: str) -> bool:
     return principal.is_admin or (
         bool(principal.roles.intersection(POLICE)) and police_zone in principal.police_zones
     )
+
+
+def require_bin_reader(
+    principal: Principal, bin_id: uuid.UUID, police_zone: str, municipality: str
+) -> None:
+    """403 unless :func:`may_read_bin_evaluation`; every service's part says the same."""
+    if not may_read_bin_evaluation(principal, bin_id, police_zone, municipality):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the BIN's evaluation is for its coordinator, its police zone, its municipality "
+            "and admins",
+        )
+
+
+def require_zone_reader(principal: Principal, police_zone: str) -> None:
+    if not may_read_zone_evaluation(principal, police_zone):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "a zone's evaluation is for its police and admins"
+        )
+
+
+# The year in every service's evaluation path.
+Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, examples=[2026])]
 
 
 # --- the registry's part ---------------------------------------------------------------------

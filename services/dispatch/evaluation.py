@@ -19,16 +19,14 @@ from shared.auth import CurrentPrincipal
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.evaluation import (
-    FIRST_YEAR,
-    LAST_YEAR,
     DeliveryPart,
-    may_read_bin_evaluation,
-    may_read_zone_evaluation,
+    Year,
+    require_bin_reader,
+    require_zone_reader,
     year_bounds,
 )
 
 router = APIRouter(tags=["evaluation"])
-Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, examples=[2026])]
 SELECT_BIN = "SELECT police_zone, municipality FROM bin_projection WHERE bin_id = $1"
 
 
@@ -79,14 +77,7 @@ async def bin_evaluation(
         found = await conn.fetchrow(SELECT_BIN, bin_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"dispatch knows no BIN {bin_id}")
-        if not may_read_bin_evaluation(
-            principal, bin_id, found["police_zone"], found["municipality"]
-        ):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                "the BIN's evaluation is for its coordinator, its police zone, "
-                "its municipality and admins",
-            )
+        require_bin_reader(principal, bin_id, found["police_zone"], found["municipality"])
         start, end = year_bounds(year)
         scope = aggregates.Scope(start, end, bin_id=bin_id)
         return await _part(conn, scope, year, request.app.state.prices)
@@ -104,10 +95,7 @@ async def zone_evaluation(
     request: Request,
     principal: CurrentPrincipal,
 ) -> DeliveryPart:
-    if not may_read_zone_evaluation(principal, police_zone):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "a zone's evaluation is for its police and admins"
-        )
+    require_zone_reader(principal, police_zone)
     start, end = year_bounds(year)
     async with runtime.pool.acquire() as conn:
         scope = aggregates.Scope(start, end, police_zone=police_zone)

@@ -11,21 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from services.intake.domain.evaluation import AlertInBin, Replies, activity_part
-from services.intake.errors import NotFound, OutsideZone
+from services.intake.errors import NotFound
 from shared.auth import CurrentPrincipal
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.evaluation import (
-    FIRST_YEAR,
-    LAST_YEAR,
     ActivityPart,
-    may_read_bin_evaluation,
-    may_read_zone_evaluation,
+    Year,
+    require_bin_reader,
+    require_zone_reader,
     year_bounds,
 )
 
 router = APIRouter(tags=["evaluation"])
-Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, examples=[2026])]
 
 SELECT_BIN = "SELECT police_zone, municipality FROM bin WHERE bin_id = $1"
 # One row per alert and BIN it targeted; $3: one BIN or NULL, $4: one zone or NULL.
@@ -89,13 +87,9 @@ async def bin_evaluation(
         found = await conn.fetchrow(SELECT_BIN, bin_id)
         if found is None:
             raise NotFound(f"intake knows no BIN {bin_id}")
-        if not may_read_bin_evaluation(
+        require_bin_reader(
             principal, bin_id, found["police_zone"] or "", found["municipality"] or ""
-        ):
-            raise OutsideZone(
-                "the BIN's evaluation is for its coordinator, its police zone, "
-                "its municipality and admins"
-            )
+        )
         return await _part(conn, year, bin_id, None)
 
 
@@ -110,7 +104,6 @@ async def zone_evaluation(
     runtime: Runtime,
     principal: CurrentPrincipal,
 ) -> ActivityPart:
-    if not may_read_zone_evaluation(principal, police_zone):
-        raise OutsideZone("a zone's evaluation is for its police and admins")
+    require_zone_reader(principal, police_zone)
     async with runtime.pool.acquire() as conn:
         return await _part(conn, year, None, police_zone)

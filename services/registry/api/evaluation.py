@@ -16,7 +16,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.registry import access
 from services.registry.domain.evaluation import (
     BinLine,
     EvaluationReport,
@@ -29,18 +28,16 @@ from shared.auth import CurrentPrincipal, presented_token
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.evaluation import (
-    FIRST_YEAR,
-    LAST_YEAR,
     ActivityFigures,
     DeliveryFigures,
     MemberGrowth,
-    may_read_bin_evaluation,
-    may_read_zone_evaluation,
+    Year,
+    require_bin_reader,
+    require_zone_reader,
     year_bounds,
 )
 
 router = APIRouter(tags=["evaluation"])
-Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, examples=[2026])]
 Format = Annotated[Literal["json", "csv", "html"], Query()]
 
 SELECT_BIN = """
@@ -122,11 +119,7 @@ async def bin_evaluation(
         row = await conn.fetchrow(SELECT_BIN, bin_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no BIN with id {bin_id}")
-        access.require(
-            may_read_bin_evaluation(principal, bin_id, row["police_zone"], row["municipality"]),
-            "the BIN's evaluation is for its coordinator, its police zone, its municipality "
-            "and admins",
-        )
+        require_bin_reader(principal, bin_id, row["police_zone"], row["municipality"])
         members = (await _growth(conn, [bin_id], year))[bin_id]
     parts: EvaluationParts = request.app.state.evaluation_parts
     activity, deliveries = await parts.fetch(
@@ -162,10 +155,7 @@ async def zone_evaluation(
     principal: CurrentPrincipal,
     format: Format = "json",
 ) -> Any:
-    access.require(
-        may_read_zone_evaluation(principal, police_zone),
-        "a zone's evaluation is for its police and admins",
-    )
+    require_zone_reader(principal, police_zone)
     async with runtime.pool.acquire() as conn:
         rows = await conn.fetch(SELECT_ZONE_BINS, police_zone)
         members = await _growth(conn, [r["bin_id"] for r in rows], year)
