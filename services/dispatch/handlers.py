@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import aio_pika
 import asyncpg
 import orjson
+from faststream.message import StreamMessage
 from pydantic import Field
 
 from services.dispatch import metrics, repository
@@ -47,6 +48,7 @@ from shared.events.dispatch import (
     MemberSmsOptOutChanged,
     MemberSmsOptOutChangedData,
 )
+from shared.events.gateway_codec import decode_receipted
 from shared.events.intake import AlertCancelled, NoticePublished
 from shared.events.registry import MemberChanged, MemberErased, MemberLeft
 from shared.logging import get_logger
@@ -389,6 +391,10 @@ async def handle_retry_due(event: DeliveryRetryDue, deps: DispatchDeps) -> None:
             await deps.engine.send_work(fanout, due, event.correlationid)
 
 
+async def _receipts(message: StreamMessage[Any]) -> DeliveryReceipted:
+    return decode_receipted(message.body)
+
+
 def register(runtime: ServiceRuntime, deps: DispatchDeps) -> None:
     """Wires the handlers to their queues."""
 
@@ -407,7 +413,8 @@ def register(runtime: ServiceRuntime, deps: DispatchDeps) -> None:
         """Fans notices and digests out, on queues that never hold an urgent alert up."""
         await handle_bulk_event(event, deps)
 
-    @runtime.subscriber(topo.DISPATCH_RECEIPTS, title="dispatch.receipts")
+    # Receipts come a thousand to a message: decoded by msgspec, a fifth of pydantic's time.
+    @runtime.subscriber(topo.DISPATCH_RECEIPTS, title="dispatch.receipts", decoder=_receipts)
     async def on_receipts(event: DeliveryReceipted) -> None:
         """Records what gateways report; retries, falls back, forwards replies."""
         await handle_receipts(event, deps)

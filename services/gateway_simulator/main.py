@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from faststream.message import StreamMessage
 from pydantic import Field
 
 from services.gateway_simulator.behaviour import GatewayBehaviour
 from shared import topology as topo
 from shared.events import DeliveryReceipted, DeliveryReceiptedData, DeliveryRequested
+from shared.events.gateway_codec import decode_requested
 from shared.runtime import ServiceRuntime, main
 from shared.settings import ServiceSettings
 
@@ -73,7 +76,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         )
 
     for spec in topo.GATEWAY_QUEUES:
-        runtime.subscriber(spec, title=spec.name)(deliver)
+        # A thousand deliveries a message: decoded by msgspec, a fifth of pydantic's time.
+        runtime.subscriber(spec, title=spec.name, decoder=_work)(deliver)
 
     stats = APIRouter(tags=["simulator"])
 
@@ -93,6 +97,10 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app = runtime.http_app([stats])
     app.state.behaviour = behaviour
     return runtime, app
+
+
+async def _work(message: StreamMessage[Any]) -> DeliveryRequested:
+    return decode_requested(message.body)
 
 
 def run() -> None:
