@@ -6,18 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import InvalidToken, Principal, TokenVerifier
 from shared.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, negotiate
+from shared.web.oidc import LoginFailed, OidcConfig, OidcLogin
 from shared.web.session import (
     LoginRequired,
     end_session,
@@ -48,6 +50,42 @@ class ConsoleSettings(BaseSettings):
     # Behind TLS (production) the session cookie must be Secure; plain http on loopback
     # (make run, the browser tests) cannot set one.
     secure_cookie: bool = False
+
+    # Login through the zone's OpenID Connect provider (authorization code + PKCE), offered
+    # beside the token form when the issuer and the client id are set. The token kept as the
+    # session must verify like any API call (BIN_AUTH_JWKS_URL, _ISSUER, _AUDIENCE).
+    oidc_issuer: str | None = None  # discovery at <issuer>/.well-known/openid-configuration
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # none: a public client, PKCE alone
+    oidc_scopes: str = "openid"  # space-separated, as sent
+    # The token kept as the session (and passed on to other services): a JWT for the API.
+    oidc_session_token: Literal["access_token", "id_token"] = "access_token"  # noqa: S105
+    # The callback URL registered with the provider; unset: this console's own
+    # /console/login/oidc/callback as the browser reached it (set it behind a proxy).
+    oidc_redirect_url: str | None = None
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> ConsoleSettings:
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise ValueError("BIN_CONSOLE_OIDC_ISSUER and _CLIENT_ID go together")
+        return self
+
+    def oidc(self) -> OidcConfig | None:
+        if not self.oidc_issuer or not self.oidc_client_id:
+            return None
+        return OidcConfig(
+            issuer=self.oidc_issuer,
+            client_id=self.oidc_client_id,
+            client_secret=(
+                self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+            ),
+            scopes=self.oidc_scopes,
+            session_token=self.oidc_session_token,
+            redirect_url=self.oidc_redirect_url,
+            timeout_seconds=self.oidc_timeout_seconds,
+            secure_cookie=self.secure_cookie,
+        )
 
 
 @dataclass(frozen=True)
@@ -82,10 +120,14 @@ class Console:
         )
         self.templates = Jinja2Templates(env=environment)
         self.catalogues = Catalogues([HERE / "messages", own / "messages"])
+        config = self.settings.oidc()
+        self.oidc = OidcLogin(config, self._oidc_refused) if config else None
 
     def install(self, app: FastAPI) -> None:
         app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="static")
         app.include_router(self._login_router())
+        if self.oidc is not None:
+            app.include_router(self.oidc.router())
         app.add_middleware(PageHeaders)
 
         @app.exception_handler(LoginRequired)
@@ -132,12 +174,28 @@ class Console:
             request, "error.html", {"reason": reason}, principal, status_code=status_code
         )
 
+    def _login_page(
+        self, request: Request, next_path: str, error: str | None = None, status_code: int = 200
+    ) -> HTMLResponse:
+        return self.render(
+            request,
+            "login.html",
+            {"next": next_path, "error": error, "oidc": self.oidc is not None},
+            status_code=status_code,
+        )
+
+    def _oidc_refused(self, request: Request, failure: LoginFailed) -> Response:
+        text = self.catalogues.text(self.language(request), failure.reason)
+        reason = f"{text} ({failure.detail})" if failure.detail else text
+        # The page the login was for is lost with the flow; the form starts over at /console.
+        return self._login_page(request, "/console", reason, failure.status_code)
+
     def _login_router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
 
         @router.get("/console/login")
         async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-            return self.render(request, "login.html", {"next": safe_next(next)})
+            return self._login_page(request, safe_next(next))
 
         @router.post("/console/login")
         async def login(
@@ -149,12 +207,7 @@ class Console:
             try:
                 verifier.verify(token.strip())
             except InvalidToken as error:
-                return self.render(
-                    request,
-                    "login.html",
-                    {"next": safe_next(next), "error": str(error)},
-                    status_code=401,
-                )
+                return self._login_page(request, safe_next(next), str(error), 401)
             response = RedirectResponse(safe_next(next), status_code=303)
             start_session(response, token.strip(), self.settings.secure_cookie)
             return response
