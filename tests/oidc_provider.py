@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html import escape
 from typing import Annotated, Any
 from urllib.parse import unquote, urlencode
 
@@ -23,7 +24,7 @@ import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
 
 from shared.auth import Role
@@ -63,6 +64,9 @@ class FakeProvider:
     refused: list[str] = field(default_factory=list)  # the token endpoint's refusals, in order
     issued: list[str] = field(default_factory=list)  # every token handed out
     nonce_override: str | None = None  # a misbehaving provider: this nonce in every id_token
+    # A page of the provider's own where the person approves (a real provider's login form):
+    # the way back to the console then starts on another site, as it does in production.
+    ask_approval: bool = False
 
     @property
     def jwks_url(self) -> str:
@@ -102,6 +106,16 @@ class FakeProvider:
             "expires_in": self.access_token_seconds,
         }
 
+    def approve(self, query: dict[str, str]) -> Response:
+        """A code for this login, and the browser sent back to the client with it."""
+        redirect_uri = query["redirect_uri"]
+        code = secrets.token_urlsafe(24)
+        self.grants[code] = Grant(
+            self.client_id, redirect_uri, query["code_challenge"], query.get("nonce")
+        )
+        back = {"code": code, "state": query.get("state", "")}
+        return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
@@ -126,18 +140,27 @@ class FakeProvider:
 
         @app.get("/authorize")
         async def authorize(request: Request) -> Response:
-            query = request.query_params
+            query = dict(request.query_params)
             if query.get("client_id") != self.client_id or query.get("response_type") != "code":
                 return JSONResponse({"error": "unauthorized_client"}, status_code=400)
             if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
                 return JSONResponse({"error": "invalid_request"}, status_code=400)
-            redirect_uri = query["redirect_uri"]
-            code = secrets.token_urlsafe(24)
-            self.grants[code] = Grant(
-                self.client_id, redirect_uri, query["code_challenge"], query.get("nonce")
-            )
-            back = {"code": code, "state": query.get("state", "")}
-            return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+            if self.ask_approval:
+                fields = "".join(
+                    f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+                    for k, v in query.items()
+                )
+                return HTMLResponse(
+                    '<!doctype html><html lang="en"><title>Zone login</title>'
+                    f'<form method="post" action="/authorize">{fields}'
+                    "<button>Approve</button></form></html>"
+                )
+            return self.approve(query)
+
+        @app.post("/authorize")
+        async def approved(request: Request) -> Response:
+            form = await request.form()
+            return self.approve({k: str(v) for k, v in form.items()})
 
         @app.post("/token")
         async def token(
