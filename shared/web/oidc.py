@@ -310,10 +310,11 @@ class OidcLogin:
             raise LoginFailed("oidc_token_refused", "id_token: nonce mismatch")
 
     def _landing(self, next_path: str, token: str) -> Response:
-        # Not a redirect: the browser arrives here from the provider, a cross-site
-        # navigation, and a browser withholds SameSite=Strict cookies from every request of
-        # a redirect chain that began cross-site. A page of our own moving on (meta refresh,
-        # no script under the CSP) makes the next request same-site, session cookie included.
+        # Not a redirect: the browser arrives here by a navigation the provider's page began
+        # (another site), and a redirect from here still counts as that site's navigation, so
+        # the SameSite=Strict session cookie would be withheld from the first page: a login
+        # loop (seen in Chromium, tests/browser/test_console_oidc_login.py). A page of our own
+        # moving on (meta refresh: no script under the CSP) makes that request same-site.
         page = (
             '<!doctype html><html><head><meta charset="utf-8">'
             f'<meta http-equiv="refresh" content="0;url={_html(next_path)}">'

@@ -1,5 +1,5 @@
-"""Console sessions: the operator pastes (or, later, an OIDC login hands over) a bearer token,
-kept in an HttpOnly, SameSite=Strict cookie until the token itself expires.
+"""Console sessions: the operator pastes a bearer token (or the OIDC login, shared.web.oidc,
+hands one over), kept in an HttpOnly, SameSite=Strict cookie until the token itself expires.
 
 The cookie holds the token unchanged, so there is no session store and every request is
 verified exactly like an API call; a revoked or expired token ends the session.
