@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -98,6 +99,7 @@ class _Run:
         # COPYs at once: enough to keep PostgreSQL's cores busy while the cursor reads, few
         # enough to leave pool connections to the receipts.
         self.writers = asyncio.Semaphore(WRITERS)
+        self.templates: dict[str, dict[str, Any]] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.deliveries = 0
         self.batches = 0
@@ -232,17 +234,28 @@ class _Run:
                 ),
             )
             body = request.model_dump(mode="json")
-            body["data"]["deliveries"] = [
-                self.content.work(
-                    w.delivery_id,
-                    w.address,
-                    Language(w.language),
-                    self.engine.preferences_url(w.member_id)
-                    if self.fanout.priority == Priority.BULK
-                    else None,
-                )
-                for w in items
-            ]
+            if priority == Priority.BULK:
+                body["data"]["deliveries"] = [
+                    self.content.work(
+                        w.delivery_id,
+                        w.address,
+                        Language(w.language),
+                        self.engine.preferences_url(w.member_id),
+                    )
+                    for w in items
+                ]
+            else:
+                # Same items as Content.work gives, from one template per language: the text
+                # chosen once, not per member. (str: ids read back from the database are
+                # asyncpg's UUID type, which orjson does not take for a UUID.)
+                body["data"]["deliveries"] = [
+                    {
+                        **self._template(w.language),
+                        "delivery_id": str(w.delivery_id),
+                        "address": w.address,
+                    }
+                    for w in items
+                ]
             if self.engine.rate_limited:
                 async with self.engine.runtime.pool.acquire() as conn:
                     await rate_limit.take(conn, channel, len(items))
@@ -270,6 +283,13 @@ class _Run:
             self.batches += 1
         finally:
             self.in_flight.release()
+
+    def _template(self, language: str) -> dict[str, Any]:
+        template = self.templates.get(language)
+        if template is None:
+            template = self.content.work(uuid.UUID(int=0), "-", Language(language))
+            self.templates[language] = template
+        return template
 
     def _raise_failures(self) -> None:
         for task in self.tasks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -51,9 +52,18 @@ class GatewayBehaviour:
             return DeliveryOutcome.TEMPORARY_FAILURE
         return DeliveryOutcome.DELIVERED
 
-    def send(self, work: Iterable[DeliveryWork], channel: str = "sms") -> list[DeliveryReceipt]:
-        receipts = []
-        now = datetime.now(UTC)
+    def outcomes(
+        self, work: Iterable[DeliveryWork], channel: str = "sms"
+    ) -> list[tuple[str, DeliveryOutcome, str | None]]:
+        """(delivery id, outcome, detail) per work item: the receipts' content without a
+        model each, which cost the simulator a quarter of its CPU in the benchmark."""
+        results = []
+        # Nothing ever fails: no roll needed (the benchmark's setting).
+        always = (
+            not self.temporary_failure_rate
+            and not self.permanent_failure_rate
+            and channel not in self.failing_channels
+        )
         for item in work:
             key = str(item.delivery_id)
             detail: str | None
@@ -61,13 +71,16 @@ class GatewayBehaviour:
                 self.duplicates += 1
                 outcome, detail = DeliveryOutcome.DELIVERED, "duplicate ignored"
             else:
-                outcome = self.outcome(key, channel)
+                outcome = DeliveryOutcome.DELIVERED if always else self.outcome(key, channel)
                 if outcome in FINAL:
                     self.seen.add(key)
                 detail = None if outcome is DeliveryOutcome.DELIVERED else "simulated failure"
-            receipts.append(
-                DeliveryReceipt(
-                    delivery_id=item.delivery_id, outcome=outcome, at=now, detail=detail
-                )
-            )
-        return receipts
+            results.append((key, outcome, detail))
+        return results
+
+    def send(self, work: Iterable[DeliveryWork], channel: str = "sms") -> list[DeliveryReceipt]:
+        now = datetime.now(UTC)
+        return [
+            DeliveryReceipt(delivery_id=uuid.UUID(key), outcome=outcome, at=now, detail=detail)
+            for key, outcome, detail in self.outcomes(work, channel)
+        ]
