@@ -13,7 +13,8 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,10 +70,11 @@ class FanoutEngine:
         run = _Run(self, fanout, correlation_id, started)
         async with self.runtime.pool.acquire() as conn:
             resumed = await repository.unsent_work(conn, fanout.source_id)
-        for batch in _chunks(resumed, self._batch_size(fanout)):
-            await run.send(batch)
-        await run.stream_new()
-        await run.finish()
+        async with run.settled():
+            for batch in _chunks(resumed, self._batch_size(fanout)):
+                await run.send(batch)
+            await run.stream_new()
+            await run.finish()
         async with self.runtime.pool.acquire() as conn:
             await repository.mark_dispatched(conn, fanout.source_id)
         metrics.FANOUT_SECONDS.labels(fanout.priority).observe(time.perf_counter() - started)
@@ -81,9 +83,10 @@ class FanoutEngine:
     async def send_work(self, fanout: Fanout, work: Sequence[Work], correlation_id: str) -> None:
         """Publishes work outside a full fan-out (retries, fallbacks) and marks it sent."""
         run = _Run(self, fanout, correlation_id, time.perf_counter())
-        for batch in _chunks(list(work), self._batch_size(fanout)):
-            await run.send(batch)
-        await run.finish()
+        async with run.settled():
+            for batch in _chunks(list(work), self._batch_size(fanout)):
+                await run.send(batch)
+            await run.finish()
 
 
 class _Run:
@@ -298,6 +301,23 @@ class _Run:
 
     async def finish(self) -> None:
         await asyncio.gather(*self.tasks)
+
+    @asynccontextmanager
+    async def settled(self) -> AsyncIterator[None]:
+        """On a failure, stops this run's batch tasks before the error leaves the handler.
+
+        Since COPYs run in those tasks, one left running could commit rows after the message
+        was handed back, and a resumed run (here or on another replica) would not see those
+        members as targeted; the unique (fan-out, member, channel) index would refuse the
+        second row, but the resumed run would fail on it. A batch cancelled after the broker
+        took it is unrecorded and sent again on resume, with the same ids."""
+        try:
+            yield
+        except BaseException:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            raise
 
 
 _ids = random.SystemRandom()
