@@ -18,6 +18,7 @@ from services.gateway_simulator.main import GatewaySettings
 from services.gateway_simulator.main import build as build_gateway
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
+from shared.events.digest import DigestCompiled, DigestCompiledData, RenderedDigest
 from shared.runtime import ServiceRuntime
 from tests.helpers import eventually
 from tests.infrastructure import new_prefix
@@ -79,6 +80,27 @@ class DispatchSystem:
             )
         )
         return alert_id
+
+    async def publish_digest(
+        self, bin_id: uuid.UUID, text: str = "Nieuws", html: str = "<p>Nieuws</p>"
+    ) -> uuid.UUID:
+        """A compiled digest for the BIN, as the digest service publishes it."""
+        digest_id = uuid.uuid4()
+        await self.dispatch.publisher.publish(
+            DigestCompiled.create(
+                source="test",
+                data=DigestCompiledData(
+                    digest_id=digest_id,
+                    bin_id=bin_id,
+                    day="2026-11-23",
+                    items=1,
+                    renderings={
+                        Language.NL: RenderedDigest(subject="Politienieuws", text=text, html=html)
+                    },
+                ),
+            )
+        )
+        return digest_id
 
     async def progress(self, source_id: uuid.UUID) -> dict[str, Any] | None:
         async with self.dispatch.pool.acquire() as conn:

@@ -3,10 +3,7 @@ member.changed.v1 reaches dispatch's projection, and the next digest leaves them
 
 from __future__ import annotations
 
-import uuid
-
 from shared.events import Language, MemberChanged, MemberContact, MemberRegisteredData
-from shared.events.digest import DigestCompiled, DigestCompiledData, RenderedDigest
 from tests.helpers import eventually
 from tests.integration.dispatch.conftest import SystemFactory
 
@@ -39,23 +36,7 @@ async def test_an_unsubscribed_member_gets_no_digest(dispatch_system: SystemFact
             return subscribed is False
 
         await eventually(projected, timeout=20)
-        digest_id = uuid.uuid4()
-        await system.dispatch.publisher.publish(
-            DigestCompiled.create(
-                source="test",
-                data=DigestCompiledData(
-                    digest_id=digest_id,
-                    bin_id=bin_id,
-                    day="2026-11-23",
-                    items=1,
-                    renderings={
-                        Language.NL: RenderedDigest(
-                            subject="Politienieuws", text="Nieuws", html="<p>Nieuws</p>"
-                        )
-                    },
-                ),
-            )
-        )
+        digest_id = await system.publish_digest(bin_id)
         progress = await system.settled(digest_id, 4, timeout=30)
         assert progress["delivered"] == 4
         async with system.dispatch.pool.acquire() as conn:

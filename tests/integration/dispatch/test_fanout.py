@@ -10,7 +10,6 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shared import topology as topo
 from shared.events import Language
-from shared.events.digest import DigestCompiled, DigestCompiledData, RenderedDigest
 from tests.helpers import drain, eventually
 from tests.integration.dispatch.conftest import SystemFactory
 
@@ -98,24 +97,8 @@ async def test_an_urgent_alert_overtakes_a_large_digest(dispatch_system: SystemF
     async with dispatch_system() as system:
         digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
         alert_bin = await system.seed_bin(20, ["sms"])
-        digest_id = uuid.uuid4()
-        await system.dispatch.publisher.publish(
-            DigestCompiled.create(
-                source="test",
-                data=DigestCompiledData(
-                    digest_id=digest_id,
-                    bin_id=digest_bin,
-                    day="2026-11-23",
-                    items=3,
-                    renderings={
-                        Language.NL: RenderedDigest(
-                            subject="Politienieuws",
-                            text="x" * 2000,
-                            html="<p>" + "x" * 4000 + "</p>",
-                        )
-                    },
-                ),
-            )
+        digest_id = await system.publish_digest(
+            digest_bin, text="x" * 2000, html="<p>" + "x" * 4000 + "</p>"
         )
         # The digest is under way when the alert is issued.
         await eventually(lambda: system.progress(digest_id), timeout=20, interval=0.05)
