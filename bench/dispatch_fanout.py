@@ -37,6 +37,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 CELERY_RUNS = int(os.environ.get("BENCH_CELERY_RUNS", "3"))
 # While iterating on one figure, e.g. BENCH_REPLICAS=1 BENCH_CELERY_RUNS=0.
 REPLICAS = tuple(int(n) for n in os.environ.get("BENCH_REPLICAS", "1,2").split(","))
+# BIN_FANOUT_SLICES for the configurations of more than one replica (one replica: unsliced).
+SLICES = int(os.environ.get("BENCH_SLICES", "1"))
 
 
 async def seed(conn: asyncpg.Connection) -> list[uuid.UUID]:
@@ -218,15 +220,22 @@ async def main() -> None:
         try:
             for replicas in REPLICAS:
                 names = [f"dispatch-{n}" for n in range(replicas)]
+                slices = SLICES if replicas > 1 else 1
                 for name in names:
-                    processes.start(name, [sys.executable, "-m", "services.dispatch"], free_port())
+                    processes.start(
+                        name,
+                        [sys.executable, "-m", "services.dispatch"],
+                        free_port(),
+                        BIN_FANOUT_SLICES=str(slices),
+                    )
                 for name in names:
                     await processes.ready(name)
                 runs = []
                 for run in range(RUNS):
                     runs.append(await one_fanout(publisher, conn, gateway_port, bins))
-                    say(f"  {replicas} replica(s), run {run + 1}: {runs[-1]}")
+                    say(f"  {replicas} replica(s), {slices} slice(s), run {run + 1}: {runs[-1]}")
                 results[f"dispatch_{replicas}_replica"] = {
+                    "fanout_slices": slices,
                     "runs": runs,
                     "median": medians(runs),
                     "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},

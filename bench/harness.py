@@ -72,7 +72,9 @@ async def bench_system(**extra_env: str) -> AsyncIterator[BenchSystem]:
         connection = await aio_pika.connect_robust(AMQP_URL)
         try:
             await topo.delete(
-                await connection.channel(), topo.Topology(prefix=prefix), topo.ALL_QUEUES
+                await connection.channel(),
+                topo.Topology(prefix=prefix),
+                (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
             )
         finally:
             await connection.close()

@@ -130,6 +130,12 @@ DISPATCH_BULK = QueueSpec(
 )
 # Deliveries back from their retry delay (dispatch publishes into the delay queues itself).
 DISPATCH_REDELIVERIES = QueueSpec(name="dispatch.redeliveries", bindings=())
+# Slices of a large fan-out, consumed by every dispatch replica (BIN_FANOUT_SLICES > 1);
+# dispatch publishes into them itself. Urgent and bulk apart, as for the fan-outs themselves.
+# Declared only where slicing is on: not in ALL_QUEUES.
+DISPATCH_SLICES_URGENT = QueueSpec(name="dispatch.slices.urgent", bindings=())
+DISPATCH_SLICES_BULK = QueueSpec(name="dispatch.slices.bulk", bindings=())
+DISPATCH_SLICE_QUEUES = (DISPATCH_SLICES_URGENT, DISPATCH_SLICES_BULK)
 DISPATCH_RECEIPTS = QueueSpec(
     name="dispatch.receipts", bindings=((Visibility.GATEWAY, "delivery.receipted.v1"),)
 )

@@ -24,6 +24,7 @@ import orjson
 from services.dispatch import metrics, rate_limit, repository
 from services.dispatch.domain.content import Content
 from services.dispatch.domain.quiet import hold_until
+from services.dispatch.domain.slices import Slice
 from services.dispatch.repository import Fanout, Work
 from shared import topology as topo
 from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, Language, Priority
@@ -65,18 +66,23 @@ class FanoutEngine:
     def _batch_size(self, fanout: Fanout) -> int:
         return self.batch_size if fanout.priority == Priority.URGENT else self.bulk_batch_size
 
-    async def run(self, fanout: Fanout, correlation_id: str) -> FanoutReport:
+    async def run(
+        self, fanout: Fanout, correlation_id: str, part: Slice | None = None
+    ) -> FanoutReport:
+        """The whole fan-out, marked dispatched at the end; or only the members of ``part``,
+        whose caller marks the slice done."""
         started = time.perf_counter()
-        run = _Run(self, fanout, correlation_id, started)
+        run = _Run(self, fanout, correlation_id, started, part)
         async with self.runtime.pool.acquire() as conn:
-            resumed = await repository.unsent_work(conn, fanout.source_id)
+            resumed = await repository.unsent_work(conn, fanout.source_id, part)
         async with run.settled():
             for batch in _chunks(resumed, self._batch_size(fanout)):
                 await run.send(batch)
             await run.stream_new()
             await run.finish()
-        async with self.runtime.pool.acquire() as conn:
-            await repository.mark_dispatched(conn, fanout.source_id)
+        if part is None:
+            async with self.runtime.pool.acquire() as conn:
+                await repository.mark_dispatched(conn, fanout.source_id)
         metrics.FANOUT_SECONDS.labels(fanout.priority).observe(time.perf_counter() - started)
         return FanoutReport(run.deliveries, run.batches, run.first_batch_seconds)
 
@@ -91,9 +97,15 @@ class FanoutEngine:
 
 class _Run:
     def __init__(
-        self, engine: FanoutEngine, fanout: Fanout, correlation_id: str, started: float
+        self,
+        engine: FanoutEngine,
+        fanout: Fanout,
+        correlation_id: str,
+        started: float,
+        part: Slice | None = None,
     ) -> None:
         self.engine = engine
+        self.part = part
         self.fanout = fanout
         self.correlation_id = correlation_id
         self.started = started
@@ -113,7 +125,7 @@ class _Run:
         size = self.engine._batch_size(self.fanout)
         async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
             # Members already targeted (a resumed fan-out) or met through an earlier BIN.
-            seen = await repository.targeted_members(reader, self.fanout.source_id)
+            seen = await repository.targeted_members(reader, self.fanout.source_id, self.part)
             # The first rows leave at once, whatever their channels, so the first batch is
             # at a gateway within milliseconds; after that each channel fills whole batches,
             # a third as many gateway messages (and receipts) as cutting the stream by rows.
@@ -122,7 +134,7 @@ class _Run:
             held: list[tuple[Work, datetime]] = []
             now = datetime.now(UTC)
             urgent = self.fanout.priority == Priority.URGENT
-            async for row in repository.stream_recipients(reader, self.fanout):
+            async for row in repository.stream_recipients(reader, self.fanout, self.part):
                 member_id = row["member_id"]
                 if member_id in seen:
                     continue

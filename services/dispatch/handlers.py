@@ -20,6 +20,7 @@ from faststream.message import StreamMessage
 from pydantic import Field
 
 from services.dispatch import metrics, repository
+from services.dispatch.domain import slices
 from services.dispatch.domain.content import Content
 from services.dispatch.domain.keywords import SmsCommand, command, confirmation
 from services.dispatch.domain.retry import DeliveryRetryPolicy
@@ -43,6 +44,8 @@ from shared.events.dispatch import (
     DeliveryFailedData,
     DeliveryRetryDue,
     DeliveryRetryDueData,
+    FanoutSliceDue,
+    FanoutSliceDueData,
     MemberReplied,
     MemberRepliedData,
     MemberSmsOptOutChanged,
@@ -73,6 +76,9 @@ class DispatchDeps:
     retry_policy: DeliveryRetryPolicy
     progress: ProgressAnnouncer
     rng: random.Random = field(default_factory=random.Random)
+    # BIN_FANOUT_SLICES: how many ways a new fan-out is cut for the replicas to share; 1: the
+    # consuming replica does it all.
+    fanout_slices: int = 1
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -96,8 +102,13 @@ async def handle_registry_event(event: RegistryEvent, deps: DispatchDeps) -> Non
 
 
 async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) -> None:
+    sliced: list[tuple[slices.Slice, bool]] = []
     async with deps.pool.acquire() as conn:
-        await repository.create_fanout(conn, fanout)
+        if deps.fanout_slices > 1:
+            await repository.create_sliced_fanout(conn, fanout, deps.fanout_slices)
+            sliced = await repository.fanout_slices(conn, fanout.source_id)
+        else:
+            await repository.create_fanout(conn, fanout)
         current = await repository.get_fanout(conn, fanout.source_id)
     if current is None or current.status != "planning":
         return  # already dispatched, or cancelled before it started
@@ -105,6 +116,11 @@ async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) 
         async with deps.pool.acquire() as conn:
             await repository.cancel(conn, current.source_id)
         log.warning("fan-out expired before it started", source_id=str(current.source_id))
+        return
+    if sliced:
+        # Confirmed before the fan-out's message is acked; after a crash in between, the
+        # message comes back, finds the fan-out planning and publishes what is not done.
+        await _publish_slices(current, slices.pending(sliced), correlation_id, deps)
         return
     report = await deps.engine.run(current, correlation_id)
     log.info(
@@ -115,6 +131,66 @@ async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) 
         batches=report.batches,
         first_batch_seconds=report.first_batch_seconds,
         correlation_id=correlation_id,
+    )
+
+
+async def _publish_slices(
+    fanout: Fanout, parts: list[slices.Slice], correlation_id: str, deps: DispatchDeps
+) -> None:
+    queue = (
+        topo.DISPATCH_SLICES_URGENT
+        if fanout.priority == Priority.URGENT
+        else topo.DISPATCH_SLICES_BULK
+    )
+    channel = await deps.runtime.publisher.channel()
+    routing_key = deps.runtime.topology.queue_name(queue.name)
+    for part in parts:
+        due = FanoutSliceDue.create(
+            source=SOURCE,
+            correlation_id=correlation_id,
+            data=FanoutSliceDueData(
+                source_id=fanout.source_id, slice=part.index, slices=part.count
+            ),
+        )
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                due.to_json(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=str(due.id),
+                correlation_id=correlation_id,
+                type=due.type,
+            ),
+            routing_key=routing_key,
+        )
+    log.info("fan-out sliced", source_id=str(fanout.source_id), slices=len(parts))
+
+
+async def handle_slice_due(event: FanoutSliceDue, deps: DispatchDeps) -> None:
+    """Fans one slice of a fan-out out; the last slice done marks the fan-out dispatched."""
+    data = event.data
+    part = slices.Slice(data.slice, data.slices)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await repository.try_lock_slice(conn, data.source_id, part):
+            # A copy under way on some replica; if it dies, its own message comes back.
+            return
+        fanout = await repository.get_fanout(conn, data.source_id)
+        if fanout is None or fanout.status != "planning":
+            return
+        if await repository.slice_done(conn, data.source_id, part):
+            return
+        report = await deps.engine.run(fanout, event.correlationid, part)
+        await repository.finish_slice(conn, data.source_id, part)
+    log.info(
+        "fanned out slice",
+        kind=fanout.kind,
+        source_id=str(data.source_id),
+        slice=part.index,
+        slices=part.count,
+        deliveries=report.deliveries,
+        batches=report.batches,
+        first_batch_seconds=report.first_batch_seconds,
+        correlation_id=event.correlationid,
     )
 
 
@@ -418,6 +494,19 @@ def register(runtime: ServiceRuntime, deps: DispatchDeps) -> None:
     async def on_receipts(event: DeliveryReceipted) -> None:
         """Records what gateways report; retries, falls back, forwards replies."""
         await handle_receipts(event, deps)
+
+    if deps.fanout_slices > 1:
+        # Registered only where slicing is on, so the default service (and its AsyncAPI
+        # document) stays as it was.
+        @runtime.subscriber(topo.DISPATCH_SLICES_URGENT, title="dispatch.slices.urgent")
+        async def on_urgent_slice(event: FanoutSliceDue) -> None:
+            """Fans a slice of an urgent alert's members out (every replica takes slices)."""
+            await handle_slice_due(event, deps)
+
+        @runtime.subscriber(topo.DISPATCH_SLICES_BULK, title="dispatch.slices.bulk")
+        async def on_bulk_slice(event: FanoutSliceDue) -> None:
+            """Fans a slice of a notice's or digest's members out, apart from urgent ones."""
+            await handle_slice_due(event, deps)
 
     @runtime.subscriber(topo.DISPATCH_REDELIVERIES, title="dispatch.redeliveries")
     async def on_retry_due(event: DeliveryRetryDue) -> None:

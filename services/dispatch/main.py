@@ -41,6 +41,9 @@ class DispatchSettings(ServiceSettings):
     # How long delivery details are kept; their figures are folded into aggregates kept
     # forever before they go (BIN_RETENTION_DELIVERY_DAYS).
     retention_delivery_days: int = Field(default=365, ge=1)
+    # BIN_FANOUT_SLICES: a new fan-out cut this many ways by member, the slices published as
+    # work every replica takes; 1: the replica that consumes the event does it all.
+    fanout_slices: int = Field(default=1, ge=1, le=256)
 
 
 def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -57,6 +60,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
             topo.DISPATCH_RECEIPTS,
             topo.DISPATCH_REDELIVERIES,
             *topo.GATEWAY_QUEUES,
+            *(topo.DISPATCH_SLICE_QUEUES if settings.fanout_slices > 1 else ()),
         ),
         sql_dir=Path(__file__).parent / "sql",
     )
@@ -87,7 +91,13 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     runtime.on_stop.append(progress.stop)
     register(
         runtime,
-        DispatchDeps(runtime, engine, DeliveryRetryPolicy(settings.retry_delays), progress),
+        DispatchDeps(
+            runtime,
+            engine,
+            DeliveryRetryPolicy(settings.retry_delays),
+            progress,
+            fanout_slices=settings.fanout_slices,
+        ),
     )
     prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}
     costs.cost_metrics_job(runtime, prices).attach(runtime)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.dispatch.domain.slices import Slice
 from shared.database import Connection
 from shared.events import BinRegisteredData, DeliveryReceipt, MemberRegisteredData
 
@@ -58,6 +59,33 @@ MARK_FANOUT_DISPATCHED = """
 UPDATE fanout SET status = 'dispatched', dispatched_at = now()
 WHERE source_id = $1 AND status = 'planning'
 """
+INSERT_FANOUT_RETURNING = INSERT_FANOUT.rstrip() + " RETURNING source_id"
+INSERT_SLICES = """
+INSERT INTO fanout_slice (source_id, slice, slices)
+SELECT $1, s, $2 FROM generate_series(0, $2 - 1) AS s
+ON CONFLICT DO NOTHING
+"""
+SELECT_SLICES = """
+SELECT slice, slices, done_at IS NOT NULL AS done FROM fanout_slice
+WHERE source_id = $1 ORDER BY slice
+"""
+# One replica per slice at a time: a copy of a slice message (its fan-out's message came back
+# after the slices were published) finds the lock taken and is dropped. Held until the
+# slice's transaction ends, which a replica's death ends too.
+TRY_LOCK_SLICE = "SELECT pg_try_advisory_xact_lock(hashtext($1::uuid::text), $2)"
+SELECT_SLICE_DONE = """
+SELECT done_at IS NOT NULL FROM fanout_slice WHERE source_id = $1 AND slice = $2
+"""
+# The fan-out's row lock orders the slices finishing at once: each sees the others' commits,
+# so the last one done flips the fan-out, never none of them.
+LOCK_FANOUT = "SELECT status FROM fanout WHERE source_id = $1 FOR UPDATE"
+MARK_SLICE_DONE = """
+UPDATE fanout_slice SET done_at = now() WHERE source_id = $1 AND slice = $2 AND done_at IS NULL
+"""
+MARK_SLICED_FANOUT_DISPATCHED = (
+    MARK_FANOUT_DISPATCHED.rstrip()
+    + "\n  AND NOT EXISTS (SELECT 1 FROM fanout_slice WHERE source_id = $1 AND done_at IS NULL)"
+)
 CANCEL_FANOUT = """
 UPDATE fanout SET status = 'cancelled' WHERE source_id = $1 AND status <> 'cancelled'
 """
@@ -124,8 +152,18 @@ WHERE (r.suspended_until IS NULL OR r.suspended_until <= now())
   -- Unsubscribed from the digest (the member's preferences page): every other kind still goes.
   AND (r.digest_subscribed OR $4 <> 'digest')
 """
+# A member's slice of a sliced fan-out (domain/slices.py): a stable hash of the member id,
+# made non-negative by masking (abs() of the smallest int4 overflows).
+SLICE_OF = "(hashtext({member}::text) & 2147483647) % {count} = {index}"
+# The members of one slice only; $5 slices, $6 this slice.
+STREAM_SLICE_RECIPIENTS = (
+    STREAM_RECIPIENTS + "  AND " + SLICE_OF.format(member="m.member_id", count="$5", index="$6")
+)
 # Members a resumed fan-out already has deliveries for.
 SELECT_TARGETED_MEMBERS = "SELECT DISTINCT member_id FROM delivery WHERE source_id = $1"
+SELECT_TARGETED_SLICE_MEMBERS = (
+    SELECT_TARGETED_MEMBERS + " AND " + SLICE_OF.format(member="member_id", count="$2", index="$3")
+)
 DELIVERY_COLUMNS = (
     "delivery_id",
     "source_id",
@@ -150,6 +188,11 @@ WHERE d.source_id = $1 AND d.status = 'queued'
        OR NOT EXISTS (SELECT 1 FROM fanout_batch b WHERE b.batch_id = d.batch_id))
   AND (d.hold_until IS NULL OR d.hold_until <= now())
 """
+# A resumed slice re-sends its own members' unsent work only: another slice's is in the hands
+# of that slice's replica, which records it once confirmed.
+SELECT_UNSENT_SLICE_WORK = (
+    SELECT_UNSENT_WORK + "  AND " + SLICE_OF.format(member="d.member_id", count="$2", index="$3")
+)
 RECORD_BATCH = """
 INSERT INTO fanout_batch (batch_id, source_id, channel, deliveries) VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING
@@ -320,6 +363,47 @@ async def create_fanout(conn: Connection, fanout: Fanout) -> None:
     )
 
 
+async def create_sliced_fanout(conn: Connection, fanout: Fanout, slices: int) -> None:
+    """The fan-out and its slices in one transaction; slices only for a new fan-out (one
+    begun unsliced is finished unsliced)."""
+    async with conn.transaction():
+        created = await conn.fetchval(
+            INSERT_FANOUT_RETURNING,
+            fanout.source_id,
+            fanout.kind,
+            fanout.priority,
+            fanout.bin_ids,
+            fanout.channels,
+            fanout.content,
+            fanout.expires_at,
+        )
+        if created is not None:
+            await conn.execute(INSERT_SLICES, fanout.source_id, slices)
+
+
+async def fanout_slices(conn: Connection, source_id: uuid.UUID) -> list[tuple[Slice, bool]]:
+    """The fan-out's slices and whether each is done; none: not sliced."""
+    rows = await conn.fetch(SELECT_SLICES, source_id)
+    return [(Slice(r["slice"], r["slices"]), r["done"]) for r in rows]
+
+
+async def try_lock_slice(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:
+    """Call inside a transaction; the lock lasts as long as it."""
+    return bool(await conn.fetchval(TRY_LOCK_SLICE, source_id, part.index))
+
+
+async def slice_done(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:
+    return bool(await conn.fetchval(SELECT_SLICE_DONE, source_id, part.index))
+
+
+async def finish_slice(conn: Connection, source_id: uuid.UUID, part: Slice) -> None:
+    """Marks the slice done and, if it was the last, the fan-out dispatched; call inside a
+    transaction."""
+    await conn.execute(LOCK_FANOUT, source_id)
+    await conn.execute(MARK_SLICE_DONE, source_id, part.index)
+    await conn.execute(MARK_SLICED_FANOUT_DISPATCHED, source_id)
+
+
 async def get_fanout(conn: Connection, source_id: uuid.UUID) -> Fanout | None:
     row = await conn.fetchrow(SELECT_FANOUT, source_id)
     return Fanout(**dict(row)) if row else None
@@ -335,22 +419,28 @@ async def cancel(conn: Connection, source_id: uuid.UUID) -> int:
     return int(status.split()[-1])
 
 
-async def stream_recipients(conn: Connection, fanout: Fanout) -> AsyncIterator[Any]:
-    """Rows (member_id, bin_id, language, channel, address); call inside a transaction."""
-    cursor = conn.cursor(
-        STREAM_RECIPIENTS,
-        fanout.bin_ids,
-        fanout.channels,
-        fanout.priority,
-        fanout.kind,
-        prefetch=1000,
-    )
+async def stream_recipients(
+    conn: Connection, fanout: Fanout, part: Slice | None = None
+) -> AsyncIterator[Any]:
+    """Rows (member_id, bin_id, language, channel, address), of one slice if given; call
+    inside a transaction."""
+    args: tuple[Any, ...] = (fanout.bin_ids, fanout.channels, fanout.priority, fanout.kind)
+    query = STREAM_RECIPIENTS
+    if part is not None:
+        query, args = STREAM_SLICE_RECIPIENTS, (*args, part.count, part.index)
+    cursor = conn.cursor(query, *args, prefetch=1000)
     async for row in cursor:
         yield row
 
 
-async def targeted_members(conn: Connection, source_id: uuid.UUID) -> set[uuid.UUID]:
-    return {r["member_id"] for r in await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)}
+async def targeted_members(
+    conn: Connection, source_id: uuid.UUID, part: Slice | None = None
+) -> set[uuid.UUID]:
+    if part is None:
+        rows = await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)
+    else:
+        rows = await conn.fetch(SELECT_TARGETED_SLICE_MEMBERS, source_id, part.count, part.index)
+    return {r["member_id"] for r in rows}
 
 
 def delivery_row(
@@ -377,8 +467,14 @@ async def copy_deliveries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
     await conn.copy_records_to_table("delivery", records=rows, columns=DELIVERY_COLUMNS)
 
 
-async def unsent_work(conn: Connection, source_id: uuid.UUID) -> list[Work]:
-    return [_work(r) for r in await conn.fetch(SELECT_UNSENT_WORK, source_id)]
+async def unsent_work(
+    conn: Connection, source_id: uuid.UUID, part: Slice | None = None
+) -> list[Work]:
+    if part is None:
+        rows = await conn.fetch(SELECT_UNSENT_WORK, source_id)
+    else:
+        rows = await conn.fetch(SELECT_UNSENT_SLICE_WORK, source_id, part.count, part.index)
+    return [_work(r) for r in rows]
 
 
 async def record_batch(

@@ -132,6 +132,19 @@ class DeliveryRetryDue(Envelope[DeliveryRetryDueData]):
     type: Literal["delivery.retry_due.v1"] = "delivery.retry_due.v1"
 
 
+class FanoutSliceDueData(EventData):
+    source_id: uuid.UUID
+    slice: int = Field(ge=0, lt=256)
+    slices: int = Field(ge=2, le=256)
+
+
+class FanoutSliceDue(Envelope[FanoutSliceDueData]):
+    """Dispatch's note to itself: a replica fans this slice of a large fan-out's members out."""
+
+    visibility: ClassVar[Visibility] = Visibility.PRIVATE
+    type: Literal["dispatch.fanout_slice_due.v1"] = "dispatch.fanout_slice_due.v1"
+
+
 class ChannelProgress(EventData):
     targeted: int
     delivered: int = 0

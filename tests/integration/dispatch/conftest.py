@@ -140,7 +140,9 @@ def dispatch_system(
     amqp_url: str, database_url: str, amqp: AbstractRobustConnection
 ) -> SystemFactory:
     @asynccontextmanager
-    async def start(**gateway: Any) -> AsyncIterator[DispatchSystem]:
+    async def start(
+        *, dispatch_settings: dict[str, Any] | None = None, **gateway: Any
+    ) -> AsyncIterator[DispatchSystem]:
         prefix = new_prefix()
         dispatch, dispatch_app = build_dispatch(
             DispatchSettings(
@@ -150,6 +152,7 @@ def dispatch_system(
                 batch_size=100,
                 bulk_batch_size=50,
                 retry_delays=(0.2, 0.4, 0.8),
+                **(dispatch_settings or {}),
             )
         )
         gateway_runtime, gateway_app = build_gateway(
@@ -169,6 +172,10 @@ def dispatch_system(
         finally:
             await gateway_runtime.stop()
             await dispatch.stop()
-            await topo.delete(await amqp.channel(), dispatch.topology, topo.ALL_QUEUES)
+            await topo.delete(
+                await amqp.channel(),
+                dispatch.topology,
+                (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
+            )
 
     return start
