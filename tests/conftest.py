@@ -23,11 +23,19 @@ TESTS = Path(__file__).parent
 os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
 
 
+def _kind(item: pytest.Item) -> str:
+    return Path(str(item.fspath)).relative_to(TESTS).parts[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        kind = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        kind = _kind(item)
         if kind in {"unit", "integration", "e2e", "faults", "browser"}:
             item.add_marker(getattr(pytest.mark, kind))
+    # Playwright's sync API keeps an event loop running in the main thread while a browser
+    # is open, and asyncio.run() (or pytest-asyncio's loop) refuses to start under it: the
+    # browser tests go last, after every test that runs a loop of its own.
+    items.sort(key=lambda item: _kind(item) == "browser")
 
 
 @pytest.fixture(scope="session")
