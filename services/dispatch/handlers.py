@@ -142,8 +142,7 @@ async def _publish_slices(
         if fanout.priority == Priority.URGENT
         else topo.DISPATCH_SLICES_BULK
     )
-    channel = await deps.runtime.publisher.channel()
-    routing_key = deps.runtime.topology.queue_name(queue.name)
+    queue_name = deps.runtime.topology.queue_name(queue.name)
     for part in parts:
         due = FanoutSliceDue.create(
             source=SOURCE,
@@ -152,17 +151,7 @@ async def _publish_slices(
                 source_id=fanout.source_id, slice=part.index, slices=part.count
             ),
         )
-        await channel.default_exchange.publish(
-            aio_pika.Message(
-                due.to_json(),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=str(due.id),
-                correlation_id=correlation_id,
-                type=due.type,
-            ),
-            routing_key=routing_key,
-        )
+        await deps.runtime.publisher.send_to_queue(due, queue_name)
     log.info("fan-out sliced", source_id=str(fanout.source_id), slices=len(parts))
 
 
@@ -350,25 +339,14 @@ async def _schedule_retries(rows: list[Any], correlation_id: str, deps: Dispatch
         else:
             by_level[level].append(row["delivery_id"])
             metrics.RETRIES_SCHEDULED.labels(row["channel"]).inc()
-    channel = await deps.runtime.publisher.channel()
     for level, ids in by_level.items():
         due = DeliveryRetryDue.create(
             source=SOURCE, correlation_id=correlation_id, data=DeliveryRetryDueData(deliveries=ids)
         )
-        delay = policy.delay(level, deps.rng)
-        await channel.default_exchange.publish(
-            aio_pika.Message(
-                due.to_json(),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=str(due.id),
-                correlation_id=correlation_id,
-                type=due.type,
-                expiration=delay,
-            ),
-            routing_key=deps.runtime.topology.retry_queue_name(
-                topo.DISPATCH_REDELIVERIES.name, level
-            ),
+        await deps.runtime.publisher.send_to_queue(
+            due,
+            deps.runtime.topology.retry_queue_name(topo.DISPATCH_REDELIVERIES.name, level),
+            expiration=policy.delay(level, deps.rng),
         )
     if exhausted:
         await _fail(exhausted, "retries exhausted", correlation_id, deps)

@@ -76,17 +76,22 @@ class Publisher:
     ) -> None:
         """Publishes one persistent JSON message and waits for the broker's confirm."""
         target = await self._exchange(exchange)
-        message = aio_pika.Message(
-            body=body,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message_id,
-            correlation_id=correlation_id,
-            type=message_type,
-            headers=headers or {},
-        )
+        message = _message(body, message_id, correlation_id, message_type, headers)
         async with self._in_flight:
             await target.publish(message, routing_key=routing_key, timeout=30)
+
+    async def send_to_queue(
+        self, event: Envelope[Any], queue: str, expiration: float | None = None
+    ) -> None:
+        """Straight into one queue through the default exchange, confirmed: work a service
+        hands itself (a fan-out's slices, retries through a delay queue with ``expiration``
+        seconds), which nobody else subscribes to."""
+        channel = await self.channel()
+        message = _message(
+            event.to_json(), str(event.id), event.correlationid, event.type, None, expiration
+        )
+        async with self._in_flight:
+            await channel.default_exchange.publish(message, routing_key=queue, timeout=30)
 
     async def publish(
         self, event: Envelope[Any], routing_key: str | None = None, body: bytes | None = None
@@ -101,3 +106,23 @@ class Publisher:
             correlation_id=event.correlationid,
             message_type=event.type,
         )
+
+
+def _message(
+    body: bytes,
+    message_id: str,
+    correlation_id: str,
+    message_type: str,
+    headers: dict[str, Any] | None = None,
+    expiration: float | None = None,
+) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=body,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message_id,
+        correlation_id=correlation_id,
+        type=message_type,
+        headers=headers or {},
+        expiration=expiration,
+    )
