@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.replicas import replicas
 from tests.e2e.system import RunningSystem
+
+__all__ = ["replicas"]  # dispatch replicas as processes, for the replica and slicing tests
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
-import httpx
 import pytest
 
 from shared import topology as topo
-from shared.events import AlertIssued, AlertIssuedData, Language
 from shared.messaging.publisher import Publisher
-from tests.e2e.test_dispatch_replicas import Replicas, replicas, seed
+from tests.e2e.replicas import Replicas, exactly_once, seed
 from tests.helpers import eventually
-
-__all__ = ["replicas"]  # the fixture, shared with the unsliced replica tests
 
 MEMBERS = 30_000
 # Members of the first BIN who are members of the second one too.
@@ -53,46 +49,6 @@ async def seed_with_overlap(database_url: str) -> list[uuid.UUID]:
     return bins
 
 
-async def issue(replicas: Replicas, amqp_url: str, bins: list[uuid.UUID]) -> uuid.UUID:
-    alert_id = uuid.uuid4()
-    publisher = Publisher(amqp_url, topo.Topology(prefix=replicas.prefix))
-    await publisher.connect()
-    await publisher.publish(
-        AlertIssued.create(
-            source="test",
-            data=AlertIssuedData(alert_id=alert_id, bin_ids=bins, texts={Language.NL: "Let op"}),
-        )
-    )
-    await publisher.close()
-    return alert_id
-
-
-async def check_exactly_once(
-    replicas: Replicas, conn: asyncpg.Connection, alert_id: uuid.UUID
-) -> None:
-    async def all_delivered() -> bool:
-        rows = await conn.fetch(
-            "SELECT status, count(*) AS n FROM delivery WHERE source_id = $1 GROUP BY status",
-            alert_id,
-        )
-        return {row["status"]: row["n"] for row in rows} == {"delivered": MEMBERS}
-
-    await eventually(all_delivered, timeout=120, interval=0.5)
-    members = await conn.fetchval(
-        "SELECT count(DISTINCT member_id) FROM delivery WHERE source_id = $1", alert_id
-    )
-    assert members == MEMBERS
-
-    async def dispatched() -> bool:
-        status = await conn.fetchval("SELECT status FROM fanout WHERE source_id = $1", alert_id)
-        return bool(status == "dispatched")
-
-    await eventually(dispatched, timeout=30, interval=0.2)
-    async with httpx.AsyncClient() as client:
-        stats = (await client.get(f"http://127.0.0.1:{replicas.ports['gateway']}/stats")).json()
-    assert stats["unique"] == MEMBERS
-
-
 def slices_logged(replicas: Replicas, name: str) -> int:
     return (replicas.logs / f"{name}.log").read_text().count('"event": "fanned out slice"')
 
@@ -107,10 +63,10 @@ async def test_two_replicas_share_the_slices_of_one_alert(
     for name in ("gateway", "dispatch-a", "dispatch-b"):
         await sliced.ready(name)
     bins = await seed_with_overlap(database_url)
-    alert_id = await issue(sliced, amqp_url, bins)
+    alert_id = await sliced.issue_alert(bins)
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dispatch"})
     try:
-        await check_exactly_once(sliced, conn, alert_id)
+        await exactly_once(sliced, conn, alert_id, MEMBERS)
     finally:
         await conn.close()
     assert slices_logged(sliced, "dispatch-a") == 1
@@ -128,7 +84,7 @@ async def test_a_replica_killed_mid_slice_loses_nothing_and_sends_nothing_twice(
     for name in ("gateway", "dispatch-a", "dispatch-b"):
         await sliced.ready(name)
     bins = await seed_with_overlap(database_url)
-    alert_id = await issue(sliced, amqp_url, bins)
+    alert_id = await sliced.issue_alert(bins)
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dispatch"})
     try:
 
@@ -148,7 +104,7 @@ async def test_a_replica_killed_mid_slice_loses_nothing_and_sends_nothing_twice(
             alert_id,
         )
         assert done_at_kill < 4
-        await check_exactly_once(sliced, conn, alert_id)
+        await exactly_once(sliced, conn, alert_id, MEMBERS)
     finally:
         await conn.close()
     # The survivor finished its own slices and at least one the killed replica held.

@@ -1,3 +1,3 @@
-from tests.e2e.test_dispatch_replicas import replicas
+from tests.e2e.replicas import replicas
 
 __all__ = ["replicas"]

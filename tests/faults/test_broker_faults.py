@@ -20,10 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared import topology as topo
-from shared.events import AlertIssued, AlertIssuedData, Language
-from shared.messaging.publisher import Publisher
-from tests.e2e.test_dispatch_replicas import Replicas, seed
+from tests.e2e.replicas import Replicas, seed
 from tests.faults.proxy import FaultProxy
 from tests.helpers import eventually
 
@@ -106,16 +103,7 @@ async def test_a_fanout_survives_the_fault_exactly_once(
     await replicas.ready("dispatch")
     bins = await seed(database_url, MEMBERS)
 
-    alert_id = uuid.uuid4()
-    publisher = Publisher(amqp_url, topo.Topology(prefix=replicas.prefix))
-    await publisher.connect()
-    await publisher.publish(
-        AlertIssued.create(
-            source="test",
-            data=AlertIssuedData(alert_id=alert_id, bin_ids=bins, texts={Language.NL: "Let op"}),
-        )
-    )
-    await publisher.close()
+    alert_id = await replicas.issue_alert(bins)
 
     faults_at = []
     for threshold in (2_000, 8_000) if fault == "connection_cut" else (3_000,):
