@@ -110,6 +110,9 @@ class Processes:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{name} did not become ready; see {self.logs / name}.log")
 
+    def cpu_seconds(self, name: str) -> float:
+        return cpu_seconds(self.running[name][0].pid)
+
     def peak_memory_mb(self, name: str) -> float:
         pid = self.running[name][0].pid
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -128,6 +131,38 @@ class Processes:
     def stop_all(self) -> None:
         for name in list(self.running):
             self.stop(name)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+# Processes whose CPU time a benchmark reports, by the command name the kernel gives them.
+SERVERS = {"postgres": "postgres", "rabbitmq": "beam.smp"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat(5), counted from the state field (3) after the command name.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def server_cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by every PostgreSQL and RabbitMQ process on this machine: the
+    servers are shared, so a benchmark reads them before and after and takes the difference."""
+    totals = dict.fromkeys(SERVERS, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        for server, name in SERVERS.items():
+            if comm == name:
+                totals[server] += cpu_seconds(int(entry.name))
+    return totals
 
 
 def free_port() -> int:

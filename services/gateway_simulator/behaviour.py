@@ -31,13 +31,14 @@ class GatewayBehaviour:
         # Channels whose every delivery fails permanently (an unreachable number, say).
         self.failing_channels = frozenset(failing_channels)
         self._random = random.Random(seed)
-        self._temporary: Counter[str] = Counter()
+        self._temporary: Counter[uuid.UUID] = Counter()
         # Real gateways dedupe on the delivery id; so does the simulator, for deliveries it
         # finished, and it counts every duplicate it is offered so tests can assert none.
-        self.seen: set[str] = set()
+        # Kept as UUIDs: turning each into a string cost a sixth of the simulator's CPU.
+        self.seen: set[uuid.UUID] = set()
         self.duplicates = 0
 
-    def outcome(self, key: str, channel: str) -> DeliveryOutcome:
+    def outcome(self, key: uuid.UUID, channel: str) -> DeliveryOutcome:
         if channel in self.failing_channels:
             return DeliveryOutcome.PERMANENT_FAILURE
         roll = self._random.random()
@@ -54,7 +55,7 @@ class GatewayBehaviour:
 
     def outcomes(
         self, work: Iterable[DeliveryWork], channel: str = "sms"
-    ) -> list[tuple[str, DeliveryOutcome, str | None]]:
+    ) -> list[tuple[uuid.UUID, DeliveryOutcome, str | None]]:
         """(delivery id, outcome, detail) per work item: the receipts' content without a
         model each, which cost the simulator a quarter of its CPU in the benchmark."""
         results = []
@@ -65,7 +66,7 @@ class GatewayBehaviour:
             and channel not in self.failing_channels
         )
         for item in work:
-            key = str(item.delivery_id)
+            key = item.delivery_id
             detail: str | None
             if key in self.seen:
                 self.duplicates += 1
@@ -81,6 +82,6 @@ class GatewayBehaviour:
     def send(self, work: Iterable[DeliveryWork], channel: str = "sms") -> list[DeliveryReceipt]:
         now = datetime.now(UTC)
         return [
-            DeliveryReceipt(delivery_id=uuid.UUID(key), outcome=outcome, at=now, detail=detail)
+            DeliveryReceipt(delivery_id=key, outcome=outcome, at=now, detail=detail)
             for key, outcome, detail in self.outcomes(work, channel)
         ]

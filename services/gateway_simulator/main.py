@@ -59,7 +59,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         )
         seen["last_batch_at"] = arrived
         seen["deliveries"] += len(work.data.deliveries)
-        for language, count in Counter(w.language.value for w in work.data.deliveries).items():
+        for language, count in Counter(w.language for w in work.data.deliveries).items():
             languages[f"{work.data.channel.value}:{language}"] += count
         if settings.gateway_latency_ms:
             await asyncio.sleep(settings.gateway_latency_ms / 1000)
@@ -80,7 +80,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         body = receipted.model_dump(mode="json")
         at = datetime.now(UTC).isoformat()
         body["data"]["receipts"] = [
-            {"delivery_id": key, "outcome": outcome.value, "at": at, "detail": detail}
+            {"delivery_id": key, "outcome": outcome, "at": at, "detail": detail}
             for key, outcome, detail in outcomes
         ]
         await runtime.publisher.publish(receipted, body=orjson.dumps(body))

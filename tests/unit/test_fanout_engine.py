@@ -19,6 +19,31 @@ from shared.events import Language
 MEMBERS = 20_000
 
 
+class FakeCursor:
+    def __init__(self) -> None:
+        self.read = 0
+
+    async def fetch(self, count: int) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)
+        rows = [_recipient(n) for n in range(self.read, min(self.read + count, MEMBERS))]
+        self.read += len(rows)
+        return rows
+
+
+def _recipient(n: int) -> dict[str, Any]:
+    return {
+        "member_id": uuid.uuid4(),
+        "bin_id": uuid.uuid4(),
+        "language": "nl",
+        "channel": ("sms", "voice", "email")[n % 3],
+        "address": f"+3247{n:07d}",
+        "quiet_from": None,
+        "quiet_until": None,
+        "paused_until": None,
+        "urgent_overrides_quiet": True,
+    }
+
+
 class FakeConnection:
     def __init__(self, log: list[str], fail_on_copy: int) -> None:
         self.log = log
@@ -35,21 +60,8 @@ class FakeConnection:
     async def transaction(self, **_: Any) -> AsyncIterator[None]:
         yield
 
-    async def cursor(self, *_: Any, **__: Any) -> AsyncIterator[dict[str, Any]]:
-        for n in range(MEMBERS):
-            if n % 1000 == 0:
-                await asyncio.sleep(0)
-            yield {
-                "member_id": uuid.uuid4(),
-                "bin_id": uuid.uuid4(),
-                "language": "nl",
-                "channel": ("sms", "voice", "email")[n % 3],
-                "address": f"+3247{n:07d}",
-                "quiet_from": None,
-                "quiet_until": None,
-                "paused_until": None,
-                "urgent_overrides_quiet": True,
-            }
+    async def cursor(self, *_: Any, **__: Any) -> FakeCursor:
+        return FakeCursor()
 
     async def copy_records_to_table(self, *_: Any, records: list[Any], **__: Any) -> None:
         self.copies += 1

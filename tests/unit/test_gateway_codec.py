@@ -13,6 +13,7 @@ import pydantic
 import pytest
 from pydantic import TypeAdapter
 
+from services.dispatch import repository
 from shared.events import (
     Channel,
     DeliveryOutcome,
@@ -184,3 +185,30 @@ def test_bodies_that_are_no_json_object_are_refused(body: bytes) -> None:
     with pytest.raises(msgspec.DecodeError) as refused:
         decode_receipted(body)
     assert isinstance(decide(refused.value, 1, 3), DeadLetter)
+
+
+def test_receipts_reach_postgresql_as_the_same_json_from_msgspec_or_pydantic() -> None:
+    """Receipts decoded by msgspec and receipts built as models become the same parameter."""
+    receipts = [
+        {"delivery_id": str(uuid.uuid4()), "outcome": "delivered", "at": "2026-11-23T10:00:00Z"},
+        {
+            "delivery_id": str(uuid.uuid4()),
+            "outcome": "temporary_failure",
+            "at": "2026-11-23T10:00:01+01:00",
+            "detail": "busy",
+        },
+    ]
+    body = orjson.dumps(
+        {
+            "source": "gateway",
+            "type": "delivery.receipted.v1",
+            "data": {"gateway": "g", "channel": "sms", "receipts": receipts},
+        }
+    )
+    decoded = decode_receipted(body).data.receipts
+    models = [DeliveryReceipt.model_validate(r) for r in receipts]
+    as_json = orjson.loads(repository.receipts_json(decoded))
+    assert as_json == orjson.loads(repository.receipts_json(models))
+    assert [r["delivery_id"] for r in as_json] == [r["delivery_id"] for r in receipts]
+    assert [r["outcome"] for r in as_json] == ["delivered", "temporary_failure"]
+    assert as_json[1]["detail"] == "busy"

@@ -123,6 +123,15 @@ class DispatchSystem:
 
         return await eventually(done, timeout=timeout, interval=0.2)
 
+    async def deliveries_without_fanout(self) -> int:
+        async with self.dispatch.pool.acquire() as conn:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM delivery d "
+                    "WHERE NOT EXISTS (SELECT 1 FROM fanout f WHERE f.source_id = d.source_id)"
+                )
+            )
+
     @property
     def dispatch_engine(self) -> Any:
         return self.dispatch_app.state.engine
@@ -168,7 +177,10 @@ def dispatch_system(
         await dispatch.start()
         await gateway_runtime.start()
         try:
-            yield DispatchSystem(dispatch, gateway_runtime, gateway_app, dispatch_app)
+            system = DispatchSystem(dispatch, gateway_runtime, gateway_app, dispatch_app)
+            yield system
+            # The database no longer checks this (dispatch sql 013): the code must.
+            assert await system.deliveries_without_fanout() == 0
         finally:
             await gateway_runtime.stop()
             await dispatch.stop()
