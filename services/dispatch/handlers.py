@@ -79,6 +79,8 @@ class DispatchDeps:
     # BIN_FANOUT_SLICES: how many ways a new fan-out is cut for the replicas to share; 1: the
     # consuming replica does it all.
     fanout_slices: int = 1
+    # BIN_SLICE_LOCK_WAIT_SECONDS (services/dispatch/main.py).
+    slice_lock_wait_seconds: float = 120.0
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -161,8 +163,19 @@ async def handle_slice_due(event: FanoutSliceDue, deps: DispatchDeps) -> None:
     part = slices.Slice(data.slice, data.slices)
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await repository.try_lock_slice(conn, data.source_id, part):
-            # A copy under way on some replica; if it dies, its own message comes back.
-            return
+            # A copy under way on a live replica, or the session of one just killed that
+            # PostgreSQL has not ended yet (this may be its message, redelivered): dropping
+            # this copy lost the slice in the second case. Past the wait, the message is
+            # retried through the delay queues.
+            log.info(
+                "slice locked elsewhere; waiting",
+                source_id=str(data.source_id),
+                slice=part.index,
+                correlation_id=event.correlationid,
+            )
+            await repository.wait_for_slice_lock(
+                conn, data.source_id, part, deps.slice_lock_wait_seconds
+            )
         fanout = await repository.get_fanout(conn, data.source_id)
         if fanout is None or fanout.status != "planning":
             return

@@ -44,6 +44,10 @@ class DispatchSettings(ServiceSettings):
     # BIN_FANOUT_SLICES: a new fan-out cut this many ways by member, the slices published as
     # work every replica takes; 1: the replica that consumes the event does it all.
     fanout_slices: int = Field(default=1, ge=1, le=256)
+    # How long a slice's message waits for another session's lock on the slice before it is
+    # retried through the delay queues: longer than a slice takes (seconds for 100,000
+    # members), so a live holder finishes first.
+    slice_lock_wait_seconds: float = Field(default=120.0, gt=0, le=3600)
 
 
 def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -97,6 +101,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
             DeliveryRetryPolicy(settings.retry_delays),
             progress,
             fanout_slices=settings.fanout_slices,
+            slice_lock_wait_seconds=settings.slice_lock_wait_seconds,
         ),
     )
     prices = {"sms": settings.sms_price_eur, "voice": settings.voice_price_eur}

@@ -72,10 +72,14 @@ SELECT_SLICES = """
 SELECT slice, slices, done_at IS NOT NULL AS done FROM fanout_slice
 WHERE source_id = $1 ORDER BY slice
 """
-# One replica per slice at a time: a copy of a slice message (its fan-out's message came back
-# after the slices were published) finds the lock taken and is dropped. Held until the
-# slice's transaction ends, which a replica's death ends too.
+# One replica per slice at a time. Held until the slice's transaction ends, which a replica's
+# death ends too, but only once PostgreSQL has noticed: the broker can hand the dead replica's
+# message to another one first. So a replica finding the lock taken waits for it (bounded by
+# lock_timeout) rather than dropping the message: a live holder finishes the slice, which the
+# waiter then finds done; a dead one's session ends and the waiter fans the slice out.
 TRY_LOCK_SLICE = "SELECT pg_try_advisory_xact_lock(hashtext($1::uuid::text), $2)"
+LOCK_SLICE = "SELECT pg_advisory_xact_lock(hashtext($1::uuid::text), $2)"
+SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 SELECT_SLICE_DONE = """
 SELECT done_at IS NOT NULL FROM fanout_slice WHERE source_id = $1 AND slice = $2
 """
@@ -400,6 +404,15 @@ async def fanout_slices(conn: Connection, source_id: uuid.UUID) -> list[tuple[Sl
 async def try_lock_slice(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:
     """Call inside a transaction; the lock lasts as long as it."""
     return bool(await conn.fetchval(TRY_LOCK_SLICE, source_id, part.index))
+
+
+async def wait_for_slice_lock(
+    conn: Connection, source_id: uuid.UUID, part: Slice, timeout_seconds: float
+) -> None:
+    """Call inside a transaction; raises ``asyncpg.LockNotAvailableError`` after
+    ``timeout_seconds``, the lock_timeout for the rest of the transaction."""
+    await conn.execute(SET_LOCK_TIMEOUT, f"{int(timeout_seconds * 1000)}ms")
+    await conn.execute(LOCK_SLICE, source_id, part.index)
 
 
 async def slice_done(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:

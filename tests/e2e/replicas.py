@@ -146,14 +146,29 @@ async def exactly_once(
     """Every member one delivery, all delivered, the fan-out dispatched, and the gateway
     offered each delivery id once (or dropped the copy); the gateway's stats."""
 
+    by_status: dict[str, int] = {}
+
     async def all_delivered() -> bool:
         rows = await conn.fetch(
             "SELECT status, count(*) AS n FROM delivery WHERE source_id = $1 GROUP BY status",
             alert_id,
         )
-        return {row["status"]: row["n"] for row in rows} == {"delivered": members}
+        by_status.clear()
+        by_status.update((row["status"], row["n"]) for row in rows)
+        return by_status == {"delivered": members}
 
-    await eventually(all_delivered, timeout=120, interval=0.5)
+    try:
+        await eventually(all_delivered, timeout=120, interval=0.5)
+    except AssertionError as failed:
+        slices_done = await conn.fetch(
+            "SELECT slice, done_at IS NOT NULL AS done FROM fanout_slice WHERE source_id = $1 "
+            "ORDER BY slice",
+            alert_id,
+        )
+        raise AssertionError(
+            f"{members} members; deliveries by status: {by_status}; "
+            f"slices done: {[(r['slice'], r['done']) for r in slices_done]}"
+        ) from failed
     reached = await conn.fetchval(
         "SELECT count(DISTINCT member_id) FROM delivery WHERE source_id = $1", alert_id
     )

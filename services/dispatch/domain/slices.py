@@ -30,5 +30,5 @@ def plan(count: int) -> list[Slice]:
 
 def pending(slices: Iterable[tuple[Slice, bool]]) -> list[Slice]:
     """The slices not done yet (``(slice, done)`` pairs): what a redelivered fan-out message
-    publishes again. A copy of a slice that is under way or done is dropped by its handler."""
+    publishes again. A copy of a slice under way waits for it and is then dropped as done."""
     return [part for part, done in slices if not done]
