@@ -6,6 +6,17 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+# A service host that vanishes without closing its connections (power cut, network split)
+# leaves its sessions, and the locks and transactions they hold (a fan-out slice's lock, for
+# one, which another replica waits for), to the kernel's default keepalive: over two hours.
+# PostgreSQL probing idle connections itself ends them within about a minute (30 s idle, then
+# 3 probes 10 s apart). Unix-socket connections ignore these.
+SESSION_KEEPALIVES = {
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # jsonb in and out as Python values, so no repository encodes or decodes JSON by hand.
@@ -23,7 +34,7 @@ async def create_pool(dsn: str, schema: str, size: int = 10) -> asyncpg.Pool:
         min_size=1,
         max_size=size,
         # Unqualified names in a service's SQL resolve to its own schema only.
-        server_settings={"search_path": schema, "application_name": schema},
+        server_settings={"search_path": schema, "application_name": schema, **SESSION_KEEPALIVES},
         command_timeout=60,
         init=_init_connection,
     )
