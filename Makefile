@@ -59,6 +59,7 @@ test-faults: $(INSTALLED) ## Faults injected into the running services (part of 
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout
+	$(BIN)/python -m bench.progress_polling
 	$(BIN)/python -m bench.registry_import
 	$(BIN)/python -m bench.intake_load
 

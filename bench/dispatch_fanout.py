@@ -92,9 +92,13 @@ async def settle(conn: asyncpg.Connection) -> None:
 
 
 async def one_fanout(
-    publisher: Publisher, conn: asyncpg.Connection, gateway_port: int, bins: list[uuid.UUID]
+    publisher: Publisher,
+    conn: asyncpg.Connection,
+    gateway_port: int,
+    bins: list[uuid.UUID],
+    alert_id: uuid.UUID | None = None,
 ) -> dict[str, float]:
-    alert_id = uuid.uuid4()
+    alert_id = alert_id or uuid.uuid4()
     event = AlertIssued.create(
         source="bench",
         data=AlertIssuedData(

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
-from services.dispatch import repository
-from services.dispatch.progress import deliveries_targeted, summarise
+from services.dispatch.progress import ProgressRead, deliveries_targeted, summarise
 from shared.auth import CurrentPrincipal, Principal
-from shared.dependencies import Runtime
 from shared.evaluation import may_read_bin_evaluation
 
 router = APIRouter(tags=["deliveries"])
@@ -57,9 +55,11 @@ def may_follow(principal: Principal, bins: list[Any]) -> bool:
     )
 
 
-async def _progress(source_id: uuid.UUID, runtime: Runtime, principal: Principal) -> Progress:
-    async with runtime.pool.acquire() as conn:
-        found = await repository.progress(conn, source_id)
+async def _progress(source_id: uuid.UUID, request: Request, principal: Principal) -> Progress:
+    # Shared by everyone polling this fan-out on this replica (main.py): up to
+    # BIN_PROGRESS_MAX_AGE_SECONDS old. Who may see it is decided per request.
+    read: ProgressRead = request.app.state.progress
+    found = await read(source_id)
     if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -87,14 +87,14 @@ async def _progress(source_id: uuid.UUID, runtime: Runtime, principal: Principal
 
 @router.get("/alerts/{alert_id}/progress", response_model=Progress)
 async def alert_progress(
-    alert_id: uuid.UUID, runtime: Runtime, principal: CurrentPrincipal
+    alert_id: uuid.UUID, request: Request, principal: CurrentPrincipal
 ) -> Progress:
-    return await _progress(alert_id, runtime, principal)
+    return await _progress(alert_id, request, principal)
 
 
 @router.get("/fanouts/{source_id}/progress", response_model=Progress)
 async def fanout_progress(
-    source_id: uuid.UUID, runtime: Runtime, principal: CurrentPrincipal
+    source_id: uuid.UUID, request: Request, principal: CurrentPrincipal
 ) -> Progress:
     """Progress of any fan-out: an alert, a notice or a digest, by its id."""
-    return await _progress(source_id, runtime, principal)
+    return await _progress(source_id, request, principal)

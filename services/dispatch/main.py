@@ -12,7 +12,7 @@ from services.dispatch.domain.retry import DeliveryRetryPolicy
 from services.dispatch.engine import FanoutEngine
 from services.dispatch.handlers import DispatchDeps, register
 from services.dispatch.http import router
-from services.dispatch.progress import ProgressAnnouncer
+from services.dispatch.progress import ProgressAnnouncer, read_progress, shared_progress
 from services.dispatch.retention import DeliveryRetention
 from services.dispatch.sweeper import Sweeper
 from shared import topology as topo
@@ -48,6 +48,9 @@ class DispatchSettings(ServiceSettings):
     # retried through the delay queues: longer than a slice takes (seconds for 100,000
     # members), so a live holder finishes first.
     slice_lock_wait_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # How old the progress the HTTP API answers with may be: one count per fan-out in that
+    # time, however many poll it (services/dispatch/progress.py); 0: a count per request.
+    progress_max_age_seconds: float = Field(default=1.0, ge=0, le=60)
 
 
 def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -113,6 +116,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     app.state.engine = engine
     app.state.sweeper = sweeper
     app.state.prices = prices
+    app.state.progress = shared_progress(read_progress(runtime), settings.progress_max_age_seconds)
     return runtime, app
 
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import httpx
 from aio_pika.abc import AbstractRobustConnection
 
 from shared import topology as topo
@@ -232,6 +233,42 @@ async def test_progress_is_announced_on_the_public_exchange(
         event = await eventually(final, timeout=10)
         assert (event.data.targeted, event.data.delivered) == (300, 300)
         assert "+3247" not in event.model_dump_json()  # counts only, no addresses
+
+
+async def test_the_progress_api_counts_once_per_max_age_however_many_poll(
+    dispatch_system: SystemFactory,
+) -> None:
+    from shared.auth import AuthSettings, Role, mint_token
+
+    admin = {"Authorization": f"Bearer {mint_token(AuthSettings(), 'test', [Role.ADMIN])}"}
+    async with dispatch_system(dispatch_settings={"progress_max_age_seconds": 2}) as system:
+        bin_id = await system.seed_bin(20, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 20)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=system.dispatch_app), base_url="http://dispatch"
+        ) as client:
+
+            async def delivered() -> int:
+                response = await client.get(f"/alerts/{alert_id}/progress", headers=admin)
+                assert response.status_code == 200, response.text
+                found: int = response.json()["delivered"]
+                return found
+
+            assert await delivered() == 20
+            # Changed behind the shared answer: the pollers see it within max age, not before.
+            async with system.dispatch.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE delivery SET status = 'failed' WHERE delivery_id = "
+                    "(SELECT delivery_id FROM delivery WHERE source_id = $1 LIMIT 1)",
+                    alert_id,
+                )
+            assert await delivered() == 20
+
+            async def recounted() -> bool:
+                return await delivered() == 19
+
+            await eventually(recounted, timeout=10, interval=0.1)
 
 
 async def test_deliveries_a_crash_left_stuck_are_swept_up(dispatch_system: SystemFactory) -> None:
