@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -210,6 +211,24 @@ async def _database_answers(pool: asyncpg.Pool | None) -> bool:
         return False
 
 
+# The cyclic collector's thresholds for a serving process (CPython's defaults: 700, 10, 10).
+# A fan-out makes and drops millions of small objects (records, work items, receipts) while
+# holding a hundred thousand (the members already reached): with the defaults, collections
+# that traverse all of them took more than half of dispatch's CPU in a 100,000-recipient
+# fan-out (2.2 s of CPU per run against 1.0 s with a first generation of 50,000; all receipts
+# in 3.1 s against 1.9 s; docs/dispatch.md). Reference counting still frees nearly everything
+# at once; only garbage in reference cycles waits longer, a little memory (peak RSS 128 ->
+# 135 MB in the benchmark).
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_garbage_collector() -> None:
+    """Raises the collector's thresholds, and moves what start-up made (modules, schemas,
+    the app) out of its reach: it lives as long as the process, so scanning it is waste."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
 def main(
     build: Callable[[], tuple[ServiceRuntime, FastAPI]], argv: Sequence[str] | None = None
 ) -> None:
@@ -224,6 +243,7 @@ def main(
         applied = asyncio.run(runtime.migrate())
         log.info("migrations applied", schema=runtime.schema, applied=applied)
         return
+    tune_garbage_collector()
     config = uvicorn.Config(
         app,
         host=settings.http_host,
