@@ -15,7 +15,6 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,6 +23,7 @@ import httpx
 from bench.dispatch_fanout import RECIPIENTS, one_fanout, seed, settle
 from bench.harness import (
     AMQP_URL,
+    ROOT,
     Processes,
     bench_system,
     free_port,
@@ -35,7 +35,6 @@ from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
 from shared.messaging.publisher import Publisher
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "progress_polling.json"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 WATCHERS = int(os.environ.get("BENCH_WATCHERS", "10"))
