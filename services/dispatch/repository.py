@@ -364,9 +364,9 @@ async def erase_member(conn: Connection, member_id: uuid.UUID) -> None:
     await conn.execute(DELETE_RECIPIENT, member_id)
 
 
-async def create_fanout(conn: Connection, fanout: Fanout) -> None:
-    await conn.execute(
-        INSERT_FANOUT,
+def _fanout_values(fanout: Fanout) -> tuple[Any, ...]:
+    """The parameters of :data:`INSERT_FANOUT`, in its order."""
+    return (
         fanout.source_id,
         fanout.kind,
         fanout.priority,
@@ -377,20 +377,15 @@ async def create_fanout(conn: Connection, fanout: Fanout) -> None:
     )
 
 
+async def create_fanout(conn: Connection, fanout: Fanout) -> None:
+    await conn.execute(INSERT_FANOUT, *_fanout_values(fanout))
+
+
 async def create_sliced_fanout(conn: Connection, fanout: Fanout, slices: int) -> None:
     """The fan-out and its slices in one transaction; slices only for a new fan-out (one
     begun unsliced is finished unsliced)."""
     async with conn.transaction():
-        created = await conn.fetchval(
-            INSERT_FANOUT_RETURNING,
-            fanout.source_id,
-            fanout.kind,
-            fanout.priority,
-            fanout.bin_ids,
-            fanout.channels,
-            fanout.content,
-            fanout.expires_at,
-        )
+        created = await conn.fetchval(INSERT_FANOUT_RETURNING, *_fanout_values(fanout))
         if created is not None:
             await conn.execute(INSERT_SLICES, fanout.source_id, slices)
 
@@ -442,16 +437,31 @@ async def cancel(conn: Connection, source_id: uuid.UUID) -> int:
     return int(status.split()[-1])
 
 
+def _in_slice(
+    query: str, slice_query: str, part: Slice | None, *args: Any
+) -> tuple[str, tuple[Any, ...]]:
+    """``query`` with ``args``; or, for one slice, ``slice_query``, which takes the slice
+    count and index (:data:`SLICE_OF`) after them."""
+    if part is None:
+        return query, args
+    return slice_query, (*args, part.count, part.index)
+
+
 async def stream_recipients(
     conn: Connection, fanout: Fanout, part: Slice | None = None
 ) -> AsyncIterator[list[Any]]:
     """Rows (member_id, bin_id, language, channel, address, quiet hours), a thousand at a
     time (one round trip each; the caller loops over a list rather than awaiting every row),
     of one slice if given; call inside a transaction."""
-    args: tuple[Any, ...] = (fanout.bin_ids, fanout.channels, fanout.priority, fanout.kind)
-    query = STREAM_RECIPIENTS
-    if part is not None:
-        query, args = STREAM_SLICE_RECIPIENTS, (*args, part.count, part.index)
+    query, args = _in_slice(
+        STREAM_RECIPIENTS,
+        STREAM_SLICE_RECIPIENTS,
+        part,
+        fanout.bin_ids,
+        fanout.channels,
+        fanout.priority,
+        fanout.kind,
+    )
     cursor = await conn.cursor(query, *args)
     while rows := await cursor.fetch(STREAM_CHUNK_ROWS):
         yield rows
@@ -460,11 +470,8 @@ async def stream_recipients(
 async def targeted_members(
     conn: Connection, source_id: uuid.UUID, part: Slice | None = None
 ) -> set[uuid.UUID]:
-    if part is None:
-        rows = await conn.fetch(SELECT_TARGETED_MEMBERS, source_id)
-    else:
-        rows = await conn.fetch(SELECT_TARGETED_SLICE_MEMBERS, source_id, part.count, part.index)
-    return {r["member_id"] for r in rows}
+    query, args = _in_slice(SELECT_TARGETED_MEMBERS, SELECT_TARGETED_SLICE_MEMBERS, part, source_id)
+    return {r["member_id"] for r in await conn.fetch(query, *args)}
 
 
 def delivery_row(
@@ -494,11 +501,8 @@ async def copy_deliveries(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
 async def unsent_work(
     conn: Connection, source_id: uuid.UUID, part: Slice | None = None
 ) -> list[Work]:
-    if part is None:
-        rows = await conn.fetch(SELECT_UNSENT_WORK, source_id)
-    else:
-        rows = await conn.fetch(SELECT_UNSENT_SLICE_WORK, source_id, part.count, part.index)
-    return [_work(r) for r in rows]
+    query, args = _in_slice(SELECT_UNSENT_WORK, SELECT_UNSENT_SLICE_WORK, part, source_id)
+    return [_work(r) for r in await conn.fetch(query, *args)]
 
 
 async def record_batch(

@@ -23,11 +23,6 @@ class Slice:
             raise ValueError(f"not a slice: {self.index} of {self.count}")
 
 
-def plan(count: int) -> list[Slice]:
-    """Every slice of a fan-out cut ``count`` ways."""
-    return [Slice(index, count) for index in range(count)]
-
-
 def pending(slices: Iterable[tuple[Slice, bool]]) -> list[Slice]:
     """The slices not done yet (``(slice, done)`` pairs): what a redelivered fan-out message
     publishes again. A copy of a slice under way waits for it and is then dropped as done."""
