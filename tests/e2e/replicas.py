@@ -87,6 +87,19 @@ class Replicas:
         stats: dict[str, Any] = response.json()
         return stats
 
+    async def start_gateway_and_dispatch(self, replicas: list[str], **env: str) -> None:
+        """The gateway simulator answering at once and dispatch replicas named ``replicas``
+        with ``env``, all ready."""
+        self.start("gateway", "services.gateway_simulator", BIN_GATEWAY_LATENCY_MS="0")
+        for name in replicas:
+            self.start(name, "services.dispatch", **env)
+        for name in ("gateway", *replicas):
+            await self.ready(name)
+
+    def logged(self, name: str, event: str) -> int:
+        """How often process ``name`` logged ``event`` (JSON logs)."""
+        return (self.logs / f"{name}.log").read_text().count(f'"event": "{event}"')
+
     def stop_all(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
@@ -111,7 +124,11 @@ async def replicas(amqp_url: str, database_url: str, tmp_path: Path) -> AsyncIte
         running.stop_all()
         publisher = Publisher(amqp_url, topo.Topology(prefix=running.prefix))
         await publisher.connect()
-        await topo.delete(await publisher.channel(), publisher.topology, topo.ALL_QUEUES)
+        await topo.delete(
+            await publisher.channel(),
+            publisher.topology,
+            (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
+        )
         await publisher.close()
 
 
@@ -138,6 +155,15 @@ async def seed(database_url: str, members: int) -> list[uuid.UUID]:
         return bins
     finally:
         await conn.close()
+
+
+async def handed_at_least(conn: asyncpg.Connection, alert_id: uuid.UUID, count: int) -> int:
+    """How many of the alert's deliveries were handed to the gateway, once ``count`` or more
+    were (0 before): the moment to kill a replica mid-fan-out."""
+    handed: int = await conn.fetchval(
+        "SELECT count(*) FROM delivery WHERE source_id = $1 AND status <> 'queued'", alert_id
+    )
+    return handed if handed >= count else 0
 
 
 async def exactly_once(

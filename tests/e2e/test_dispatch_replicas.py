@@ -12,7 +12,7 @@ import asyncpg
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
 from shared.messaging.publisher import Publisher
-from tests.e2e.replicas import Replicas, exactly_once, seed
+from tests.e2e.replicas import Replicas, exactly_once, handed_at_least, seed
 from tests.helpers import eventually
 
 MEMBERS = 30_000
@@ -23,25 +23,16 @@ async def test_a_replica_killed_mid_fanout_loses_nothing_and_sends_nothing_twice
 ) -> None:
     # Small batches, one in flight: slow enough to be caught in the middle.
     slow = {"BIN_BATCH_SIZE": "50", "BIN_BATCHES_IN_FLIGHT": "1"}
-    replicas.start("gateway", "services.gateway_simulator", BIN_GATEWAY_LATENCY_MS="0")
-    replicas.start("dispatch-a", "services.dispatch", **slow)
-    await replicas.ready("gateway")
-    await replicas.ready("dispatch-a")
+    await replicas.start_gateway_and_dispatch(["dispatch-a"], **slow)
     bins = await seed(database_url, MEMBERS)
 
     alert_id = await replicas.issue_alert(bins)
 
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dispatch"})
     try:
-
-        async def under_way() -> int:
-            handed: int = await conn.fetchval(
-                "SELECT count(*) FROM delivery WHERE source_id = $1 AND status <> 'queued'",
-                alert_id,
-            )
-            return handed if handed >= 2_000 else 0
-
-        handed_before_kill = await eventually(under_way, timeout=30, interval=0.02)
+        handed_before_kill = await eventually(
+            lambda: handed_at_least(conn, alert_id, 2_000), timeout=30, interval=0.02
+        )
         replicas.start("dispatch-b", "services.dispatch", **slow)
         replicas.processes["dispatch-a"].send_signal(signal.SIGKILL)
         replicas.processes["dispatch-a"].wait(10)
@@ -61,12 +52,7 @@ async def test_a_replica_killed_mid_fanout_loses_nothing_and_sends_nothing_twice
 async def test_two_replicas_share_the_fanouts(
     replicas: Replicas, database_url: str, amqp_url: str
 ) -> None:
-    few = {"BIN_PREFETCH": "2"}
-    replicas.start("gateway", "services.gateway_simulator", BIN_GATEWAY_LATENCY_MS="0")
-    replicas.start("dispatch-a", "services.dispatch", **few)
-    replicas.start("dispatch-b", "services.dispatch", **few)
-    for name in ("gateway", "dispatch-a", "dispatch-b"):
-        await replicas.ready(name)
+    await replicas.start_gateway_and_dispatch(["dispatch-a", "dispatch-b"], BIN_PREFETCH="2")
     bins = await seed(database_url, 5_000)
     publisher = Publisher(amqp_url, topo.Topology(prefix=replicas.prefix))
     await publisher.connect()
@@ -97,8 +83,7 @@ async def test_two_replicas_share_the_fanouts(
     finally:
         await conn.close()
     fanned_out = {
-        name: (replicas.logs / f"{name}.log").read_text().count('"event": "fanned out"')
-        for name in ("dispatch-a", "dispatch-b")
+        name: replicas.logged(name, "fanned out") for name in ("dispatch-a", "dispatch-b")
     }
     assert sum(fanned_out.values()) == 12
     assert min(fanned_out.values()) >= 1, fanned_out

@@ -69,6 +69,19 @@ class DispatchSystem:
             )
         return bin_id
 
+    async def share_members(
+        self, source: uuid.UUID, into: uuid.UUID, count: int | None = None
+    ) -> None:
+        """Makes ``count`` members of ``source`` (all: None) members of ``into`` too."""
+        async with self.dispatch.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO membership (bin_id, member_id) "
+                "SELECT $1, member_id FROM membership WHERE bin_id = $2 LIMIT $3",
+                into,
+                source,
+                count,
+            )
+
     async def issue_alert(self, bin_ids: list[uuid.UUID], **fields: Any) -> uuid.UUID:
         alert_id = uuid.uuid4()
         await self.dispatch.publisher.publish(

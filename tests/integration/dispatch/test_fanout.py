@@ -31,13 +31,7 @@ async def test_a_member_of_two_targeted_bins_is_alerted_once(
     async with dispatch_system() as system:
         north = await system.seed_bin(5, ["sms"])
         south = await system.seed_bin(5, ["sms"])
-        async with system.dispatch.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO membership (bin_id, member_id) "
-                "SELECT $1, member_id FROM membership WHERE bin_id = $2",
-                south,
-                north,
-            )
+        await system.share_members(north, south)
         alert_id = await system.issue_alert([north, south])
         progress = await system.settled(alert_id, 10)
         assert progress["delivered"] == 10

@@ -19,18 +19,6 @@ SLICED = {"fanout_slices": 4}
 TEXTS = {Language.NL: "Let op"}
 
 
-async def overlap(system: DispatchSystem, into: uuid.UUID, source: uuid.UUID, n: int) -> None:
-    """Makes ``n`` members of ``source`` members of ``into`` too."""
-    async with system.dispatch.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO membership (bin_id, member_id) "
-            "SELECT $1, member_id FROM membership WHERE bin_id = $2 LIMIT $3",
-            into,
-            source,
-            n,
-        )
-
-
 async def deliveries_per_member(system: DispatchSystem, source_id: uuid.UUID) -> set[int]:
     async with system.dispatch.pool.acquire() as conn:
         rows = await conn.fetch(
@@ -53,7 +41,7 @@ async def test_slices_reach_every_member_once_members_of_two_bins_included(
     async with dispatch_system(dispatch_settings=SLICED) as system:
         north = await system.seed_bin(1_000, ["sms"])
         south = await system.seed_bin(1_000, ["sms"])
-        await overlap(system, south, north, 300)
+        await system.share_members(north, south, 300)
         alert_id = await system.issue_alert([north, south])
         await assert_reached_once(system, alert_id, 2_000)
         assert await deliveries_per_member(system, alert_id) == {1}
