@@ -157,6 +157,29 @@ class DispatchSystem:
 SystemFactory = Callable[..., Any]
 
 
+async def urgent_alert_overtakes_large_digest(system: DispatchSystem) -> uuid.UUID:
+    """A 20,000-member digest under way, then a 20-member alert: the alert is delivered
+    while the digest is not, then the digest completes; the digest's id."""
+    digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
+    alert_bin = await system.seed_bin(20, ["sms"])
+    digest_id = await system.publish_digest(
+        digest_bin, text="x" * 2000, html="<p>" + "x" * 4000 + "</p>"
+    )
+
+    async def digest_under_way() -> bool:
+        found = await system.progress(digest_id)
+        return found is not None and found["targeted"] > 0
+
+    await eventually(digest_under_way, timeout=20, interval=0.05)
+    alert_id = await system.issue_alert([alert_bin])
+    await system.settled(alert_id, 20, timeout=30)
+    digest_progress = await system.progress(digest_id)
+    assert digest_progress is not None
+    assert digest_progress["delivered"] < 20_000, "the alert waited for the whole digest"
+    await system.settled(digest_id, 20_000, timeout=120)
+    return digest_id
+
+
 @pytest.fixture
 def dispatch_system(
     amqp_url: str, database_url: str, amqp: AbstractRobustConnection

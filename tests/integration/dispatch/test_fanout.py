@@ -12,7 +12,7 @@ from aio_pika.abc import AbstractRobustConnection
 from shared import topology as topo
 from shared.events import Language
 from tests.helpers import drain, eventually
-from tests.integration.dispatch.conftest import SystemFactory
+from tests.integration.dispatch.conftest import SystemFactory, urgent_alert_overtakes_large_digest
 
 
 async def test_streamed_batches_reach_every_member_once(dispatch_system: SystemFactory) -> None:
@@ -90,19 +90,7 @@ async def test_no_channel_left_ends_in_the_dead_letter_queue_and_replays(
 
 async def test_an_urgent_alert_overtakes_a_large_digest(dispatch_system: SystemFactory) -> None:
     async with dispatch_system() as system:
-        digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
-        alert_bin = await system.seed_bin(20, ["sms"])
-        digest_id = await system.publish_digest(
-            digest_bin, text="x" * 2000, html="<p>" + "x" * 4000 + "</p>"
-        )
-        # The digest is under way when the alert is issued.
-        await eventually(lambda: system.progress(digest_id), timeout=20, interval=0.05)
-        alert_id = await system.issue_alert([alert_bin])
-        await system.settled(alert_id, 20, timeout=30)
-        digest_progress = await system.progress(digest_id)
-        assert digest_progress is not None
-        assert digest_progress["delivered"] < 20_000, "the alert waited for the whole digest"
-        await system.settled(digest_id, 20_000, timeout=120)
+        await urgent_alert_overtakes_large_digest(system)
 
 
 async def test_a_cancelled_alert_sends_nothing_more(dispatch_system: SystemFactory) -> None:

@@ -13,7 +13,11 @@ from services.dispatch.repository import Fanout
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language, Priority
 from tests.helpers import eventually
-from tests.integration.dispatch.conftest import DispatchSystem, SystemFactory
+from tests.integration.dispatch.conftest import (
+    DispatchSystem,
+    SystemFactory,
+    urgent_alert_overtakes_large_digest,
+)
 
 SLICED = {"fanout_slices": 4}
 TEXTS = {Language.NL: "Let op"}
@@ -164,22 +168,5 @@ async def test_an_urgent_alert_overtakes_a_large_sliced_digest(
     dispatch_system: SystemFactory,
 ) -> None:
     async with dispatch_system(dispatch_settings={"fanout_slices": 2}) as system:
-        digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
-        alert_bin = await system.seed_bin(20, ["sms"])
-        digest_id = await system.publish_digest(
-            digest_bin, text="x" * 2000, html="<p>" + "x" * 4000 + "</p>"
-        )
-
-        # The digest's slices are under way when the alert is issued.
-        async def digest_under_way() -> bool:
-            found = await system.progress(digest_id)
-            return found is not None and found["targeted"] > 0
-
-        await eventually(digest_under_way, timeout=20, interval=0.05)
-        alert_id = await system.issue_alert([alert_bin])
-        await system.settled(alert_id, 20, timeout=30)
-        digest_progress = await system.progress(digest_id)
-        assert digest_progress is not None
-        assert digest_progress["delivered"] < 20_000, "the alert waited for the whole digest"
-        await system.settled(digest_id, 20_000, timeout=120)
+        digest_id = await urgent_alert_overtakes_large_digest(system)
         assert await deliveries_per_member(system, digest_id) == {1}
