@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import httpx
 from bench.harness import (
     AMQP_URL,
     LOGS,
+    BenchSystem,
     Processes,
     bench_system,
     free_port,
@@ -233,6 +237,41 @@ async def celery_baseline(database_url: str, logs: Path) -> dict[str, Any]:
     return {"runs": runs, "median": medians(runs)}
 
 
+@dataclass(frozen=True)
+class SeededDispatch:
+    system: BenchSystem
+    conn: asyncpg.Connection
+    publisher: Publisher
+    gateway_port: int
+    bins: list[uuid.UUID]
+
+
+@asynccontextmanager
+async def seeded_dispatch() -> AsyncIterator[SeededDispatch]:
+    """A benchmark system with dispatch's schema seeded with the recipients, the gateway
+    simulator answering at once, a connection to dispatch's schema and a publisher; dispatch
+    replicas are the benchmark's to start."""
+    async with bench_system(BIN_GATEWAY_LATENCY_MS="0") as system:
+        system.migrate("dispatch")
+        conn = await asyncpg.connect(
+            system.database_url, server_settings={"search_path": "dispatch"}
+        )
+        publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
+        try:
+            say(f"seeding {RECIPIENTS} recipients across {BINS} BINs")
+            bins = await seed(conn)
+            gateway_port = free_port()
+            system.processes.start(
+                "gateway", [sys.executable, "-m", "services.gateway_simulator"], gateway_port
+            )
+            await system.processes.ready("gateway")
+            await publisher.connect()
+            yield SeededDispatch(system, conn, publisher, gateway_port, bins)
+        finally:
+            await conn.close()
+            await publisher.close()
+
+
 async def main() -> None:
     results: dict[str, Any] = {
         "recipients": RECIPIENTS,
@@ -240,62 +279,46 @@ async def main() -> None:
         "runs": RUNS,
         "machine": {"cpus": os.cpu_count()},
     }
-    async with bench_system(BIN_GATEWAY_LATENCY_MS="0") as system:
-        processes = system.processes
-        publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
-        system.migrate("dispatch")
-        conn = await asyncpg.connect(
-            system.database_url, server_settings={"search_path": "dispatch"}
-        )
-        say(f"seeding {RECIPIENTS} recipients across {BINS} BINs")
-        bins = await seed(conn)
-        gateway_port = free_port()
-        processes.start(
-            "gateway", [sys.executable, "-m", "services.gateway_simulator"], gateway_port
-        )
-        await processes.ready("gateway")
-        await publisher.connect()
-        try:
+    async with seeded_dispatch() as bench:
+        system, processes, conn = bench.system, bench.system.processes, bench.conn
+        publisher, gateway_port, bins = bench.publisher, bench.gateway_port, bench.bins
+        for replicas in REPLICAS:
+            names = [f"dispatch-{n}" for n in range(replicas)]
+            slices = SLICES if replicas > 1 else 1
+            for name in names:
+                processes.start(
+                    name,
+                    [sys.executable, "-m", "services.dispatch"],
+                    free_port(),
+                    BIN_FANOUT_SLICES=str(slices),
+                )
+            for name in names:
+                await processes.ready(name)
+            runs = []
+            for run in range(RUNS):
+                await settle(conn)
+                before = cpu_used(processes, names)
+                runs.append(await one_fanout(publisher, conn, gateway_port, bins))
+                after = cpu_used(processes, names)
+                runs[-1].update({k: round(after[k] - before[k], 2) for k in after})
+                say(f"  {replicas} replica(s), {slices} slice(s), run {run + 1}: {runs[-1]}")
+            results[f"dispatch_{replicas}_replica"] = {
+                "fanout_slices": slices,
+                "runs": runs,
+                "median": medians(runs),
+                "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
+            }
+            for name in names:
+                processes.stop(name)
+        say("celery baseline: one task per recipient")
+        results["celery_task_per_recipient"] = await celery_baseline(system.database_url, LOGS)
+        celery = results["celery_task_per_recipient"]["median"]
+        if celery:
             for replicas in REPLICAS:
-                names = [f"dispatch-{n}" for n in range(replicas)]
-                slices = SLICES if replicas > 1 else 1
-                for name in names:
-                    processes.start(
-                        name,
-                        [sys.executable, "-m", "services.dispatch"],
-                        free_port(),
-                        BIN_FANOUT_SLICES=str(slices),
-                    )
-                for name in names:
-                    await processes.ready(name)
-                runs = []
-                for run in range(RUNS):
-                    await settle(conn)
-                    before = cpu_used(processes, names)
-                    runs.append(await one_fanout(publisher, conn, gateway_port, bins))
-                    after = cpu_used(processes, names)
-                    runs[-1].update({k: round(after[k] - before[k], 2) for k in after})
-                    say(f"  {replicas} replica(s), {slices} slice(s), run {run + 1}: {runs[-1]}")
-                results[f"dispatch_{replicas}_replica"] = {
-                    "fanout_slices": slices,
-                    "runs": runs,
-                    "median": medians(runs),
-                    "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
-                }
-                for name in names:
-                    processes.stop(name)
-            say("celery baseline: one task per recipient")
-            results["celery_task_per_recipient"] = await celery_baseline(system.database_url, LOGS)
-            celery = results["celery_task_per_recipient"]["median"]
-            if celery:
-                for replicas in REPLICAS:
-                    dispatch = results[f"dispatch_{replicas}_replica"]["median"]
-                    results[f"speedup_vs_celery_{replicas}_replica"] = round(
-                        dispatch["deliveries_per_second"] / celery["tasks_per_second"], 1
-                    )
-        finally:
-            await conn.close()
-            await publisher.close()
+                dispatch = results[f"dispatch_{replicas}_replica"]["median"]
+                results[f"speedup_vs_celery_{replicas}_replica"] = round(
+                    dispatch["deliveries_per_second"] / celery["tasks_per_second"], 1
+                )
     RESULTS.write_text(json.dumps(results, indent=2))
     say(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2)[:4000])
     say(f"written to {RESULTS}")

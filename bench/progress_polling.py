@@ -17,23 +17,18 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 import httpx
 
-from bench.dispatch_fanout import RECIPIENTS, one_fanout, seed, settle
+from bench.dispatch_fanout import RECIPIENTS, one_fanout, seeded_dispatch, settle
 from bench.harness import (
-    AMQP_URL,
     ROOT,
     Processes,
-    bench_system,
     free_port,
     medians,
     say,
     server_cpu_seconds,
 )
-from shared import topology as topo
 from shared.auth import AuthSettings, Role, mint_token
-from shared.messaging.publisher import Publisher
 
 RESULTS = ROOT / "bench" / "results" / "progress_polling.json"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -87,48 +82,32 @@ async def main() -> None:
         "runs": RUNS,
         "machine": {"cpus": os.cpu_count()},
     }
-    async with bench_system(BIN_GATEWAY_LATENCY_MS="0") as system:
-        processes = system.processes
-        system.migrate("dispatch")
-        conn = await asyncpg.connect(
-            system.database_url, server_settings={"search_path": "dispatch"}
-        )
-        publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
-        try:
-            say(f"fanning out one alert to {RECIPIENTS} recipients to watch")
-            bins = await seed(conn)
-            gateway_port = free_port()
+    async with seeded_dispatch() as bench:
+        processes, conn = bench.system.processes, bench.conn
+        processes.start("fan-out", [sys.executable, "-m", "services.dispatch"], free_port())
+        await processes.ready("fan-out")
+        say(f"fanning out one alert to {RECIPIENTS} recipients to watch")
+        alert_id = uuid.uuid4()
+        await one_fanout(bench.publisher, conn, bench.gateway_port, bench.bins, alert_id)
+        processes.stop("fan-out")
+        processes.stop("gateway")
+        await settle(conn)
+        for max_age in MAX_AGES:
+            name, port = f"dispatch-max-age-{max_age}", free_port()
             processes.start(
-                "gateway", [sys.executable, "-m", "services.gateway_simulator"], gateway_port
+                name,
+                [sys.executable, "-m", "services.dispatch"],
+                port,
+                BIN_PROGRESS_MAX_AGE_SECONDS=max_age,
             )
-            processes.start("fan-out", [sys.executable, "-m", "services.dispatch"], free_port())
-            await processes.ready("gateway")
-            await processes.ready("fan-out")
-            await publisher.connect()
-            alert_id = uuid.uuid4()
-            await one_fanout(publisher, conn, gateway_port, bins, alert_id)
-            processes.stop("fan-out")
-            processes.stop("gateway")
-            await settle(conn)
-            for max_age in MAX_AGES:
-                name, port = f"dispatch-max-age-{max_age}", free_port()
-                processes.start(
-                    name,
-                    [sys.executable, "-m", "services.dispatch"],
-                    port,
-                    BIN_PROGRESS_MAX_AGE_SECONDS=max_age,
-                )
-                await processes.ready(name)
-                url = f"http://127.0.0.1:{port}/alerts/{alert_id}/progress"
-                runs = []
-                for run in range(RUNS):
-                    runs.append(await one_watch(processes, name, url))
-                    say(f"  max age {max_age} s, run {run + 1}: {runs[-1]}")
-                results[f"max_age_{max_age}s"] = {"runs": runs, "median": medians(runs)}
-                processes.stop(name)
-        finally:
-            await conn.close()
-            await publisher.close()
+            await processes.ready(name)
+            url = f"http://127.0.0.1:{port}/alerts/{alert_id}/progress"
+            runs = []
+            for run in range(RUNS):
+                runs.append(await one_watch(processes, name, url))
+                say(f"  max age {max_age} s, run {run + 1}: {runs[-1]}")
+            results[f"max_age_{max_age}s"] = {"runs": runs, "median": medians(runs)}
+            processes.stop(name)
     counted, shared = results["max_age_0s"]["median"], results["max_age_1s"]["median"]
     if shared["postgres_cpu_per_second"] > 0:
         results["postgres_cpu_ratio_counted_vs_shared"] = round(
