@@ -1,0 +1,31 @@
+"""What a delivery already in the ledger means for a new copy of its work: pure, so the
+idempotency rules are unit-tested without a database."""
+
+from __future__ import annotations
+
+import enum
+
+
+class CopyVerdict(enum.Enum):
+    ANSWER = "answer"  # final: answer the copy with the first outcome
+    SEND = "send"  # refused for now last time: dispatch's retry, send it again
+    WAIT = "wait"  # accepted and awaiting its report, or being sent by a live replica
+    IN_DOUBT = "in_doubt"  # its sender died while calling the provider: it may have it
+
+
+def verdict(
+    state: str, owner: int | None, me: int, mine_in_flight: bool, owner_alive: bool
+) -> CopyVerdict:
+    """``owner`` is the lease of the replica that claimed a row still ``submitting``;
+    ``mine_in_flight``: this replica is sending that delivery right now."""
+    if state == "final":
+        return CopyVerdict.ANSWER
+    if state == "temporary":
+        return CopyVerdict.SEND
+    if state == "accepted":
+        return CopyVerdict.WAIT
+    if owner == me:
+        # Our own lease: in flight here, or left by an earlier attempt of ours that failed
+        # between the provider's answer and the record.
+        return CopyVerdict.WAIT if mine_in_flight else CopyVerdict.IN_DOUBT
+    return CopyVerdict.WAIT if owner_alive else CopyVerdict.IN_DOUBT
