@@ -29,6 +29,9 @@ class DeliveryWork(EventData):
     text: str = Field(min_length=1, max_length=200_000)
     subject: str | None = Field(default=None, max_length=200)
     html: str | None = Field(default=None, max_length=500_000)
+    # The member's preferences link, where a message offers one (notices, digests): an
+    # e-mail gateway puts it in List-Unsubscribe / List-Unsubscribe-Post (RFC 8058).
+    unsubscribe_url: str | None = Field(default=None, max_length=2000)
 
 
 class DeliveryRequestedData(EventData):

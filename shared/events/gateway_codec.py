@@ -72,6 +72,7 @@ class Work(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     text: Annotated[str, Meta(min_length=1, max_length=200_000)]
     subject: Annotated[str, Meta(max_length=200)] | None = None
     html: Annotated[str, Meta(max_length=500_000)] | None = None
+    unsubscribe_url: Annotated[str, Meta(max_length=2000)] | None = None
 
 
 class _RequestedData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -57,4 +57,6 @@ class Content:
             "text": text,
             "subject": self.subjects.get(chosen),
             "html": html,
+            # For e-mail's one-click List-Unsubscribe header (RFC 8058): the same link.
+            "unsubscribe_url": preferences_url or None,
         }
