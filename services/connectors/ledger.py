@@ -346,7 +346,7 @@ async def match_early_reports(conn: Connection) -> list[Receipt]:
 TIME_OUT_ACCEPTED = """
 UPDATE submission s
 SET state = 'final', outcome = 'delivered', finished_at = clock_timestamp(),
-    detail = 'accepted; no report within ' || $2::text || ' s'
+    detail = 'accepted; no report within ' || $2::float8::text || ' s'
 WHERE s.delivery_id IN (
     SELECT delivery_id FROM submission
     WHERE state = 'accepted' AND provider = $1
@@ -359,7 +359,7 @@ RETURNING s.delivery_id, s.channel, s.outcome, s.detail
 async def time_out_accepted(
     conn: Connection, provider: str, after: timedelta, limit: int = 5000
 ) -> list[Receipt]:
-    rows = await conn.fetch(TIME_OUT_ACCEPTED, provider, str(after.total_seconds()), limit)
+    rows = await conn.fetch(TIME_OUT_ACCEPTED, provider, after.total_seconds(), limit)
     return [_receipt(r) for r in rows]
 
 

@@ -90,13 +90,13 @@ class _Bind:
         config = self.provider.config
         pause = config.reconnect_min_seconds
         while True:
-            client = smpp34.Client(
-                config.host, config.port, config.system_id, self.provider.password,
-                bind_type="transceiver", system_type=config.system_type, tls=config.tls,
-                window_size=config.window,
-                connect_timeout_ms=int(config.connect_timeout_seconds * 1000),
-            )  # fmt: skip
             try:
+                client = smpp34.Client(
+                    config.host, config.port, config.system_id, self.provider.password,
+                    bind_type="TRX", system_type=config.system_type, tls=config.tls,
+                    window_size=config.window,
+                    connect_timeout_ms=int(config.connect_timeout_seconds * 1000),
+                )  # fmt: skip
                 self.session = await client.connect()
             except Exception as error:  # noqa: BLE001 (smpp34 raises several kinds)
                 self.provider.last_error = f"bind failed: {error}"
