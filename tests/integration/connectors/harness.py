@@ -57,6 +57,16 @@ class Receipts:
         final = self.final()
         return {d: final[d] for d in ids}
 
+    def count(self) -> int:
+        return sum(len(seen) for seen in self.outcomes.values())
+
+    async def wait_count(self, count: int, timeout: float = 20.0) -> None:
+        """Until ``count`` receipts in all (copies answered again count too)."""
+        async with asyncio.timeout(timeout):
+            while self.count() < count:
+                self.changed.clear()
+                await self.changed.wait()
+
     async def wait_replies(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while len(self.replies) < count:
@@ -87,9 +97,7 @@ class RunningConnector:
                 priority=Priority(priority),
                 source_id=uuid.uuid4(),
                 deliveries=[
-                    DeliveryWork(
-                        delivery_id=d, address=a, language=Language.NL, text=t, **extra
-                    )
+                    DeliveryWork(delivery_id=d, address=a, language=Language.NL, text=t, **extra)
                     for d, a, t in deliveries
                 ],
             ),
@@ -100,9 +108,7 @@ class RunningConnector:
     async def publish(self, work: DeliveryRequested) -> None:
         await self.runtime.publisher.publish(
             work,
-            routing_key=topo.gateway_routing_key(
-                work.data.channel.value, work.data.priority.value
-            ),
+            routing_key=topo.gateway_routing_key(work.data.channel.value, work.data.priority.value),
         )
 
 
