@@ -1,9 +1,9 @@
 """The work subscriber: claim in the ledger, hand to a provider, record, answer.
 
-claim (committed) → provider call → record (committed, receipts in the outbox) → ack.
-A crash before the claim commits sends nothing; after it, a copy of the batch finds each
-delivery claimed and is answered from the ledger, except the deliveries that were in the
-provider call when the replica died: those are in doubt and sent again (counted).
+claim the batch (committed) → per chunk: mark submitting, call the provider, record its
+answers (committed, receipts in the outbox) → ack. A copy of the batch finds each delivery
+in the ledger and is answered from it; only the chunks that were in a provider call when the
+replica died are in doubt, sent again and counted (``submission.submits`` > 1).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +21,13 @@ from faststream.message import StreamMessage
 from services.connectors import ledger, metrics
 from services.connectors.domain.address_key import address_key
 from services.connectors.lease import Lease
-from services.connectors.ledger import Submitted
+from services.connectors.ledger import Receipt, Submitted
 from services.connectors.ports import OutgoingMessage
 from services.connectors.receipts import enqueue_receipts
 from services.connectors.reports import observe
 from services.connectors.router import ChannelRouter
 from shared import topology as topo
+from shared.database import Connection
 from shared.events import DeliveryRequested
 from shared.events.gateway_codec import decode_requested
 from shared.logging import get_logger
@@ -78,8 +79,8 @@ async def handle_work(event: DeliveryRequested, deps: ConnectorDeps) -> None:
     deps.in_flight.update(to_send)
     try:
         messages = [_outgoing(work[d], priority) for d in to_send]
-        answers = await deps.router.send(channel, priority, messages)
-        await _record(deps, answers, event.correlationid)
+        recorder = _LedgerRecorder(deps, event.correlationid)
+        await deps.router.send(channel, priority, messages, recorder)
     finally:
         deps.in_flight.difference_update(to_send)
 
@@ -97,25 +98,48 @@ def _outgoing(item: Any, priority: str) -> OutgoingMessage:
     )
 
 
-async def _record(deps: ConnectorDeps, answers: list[Submitted], correlation_id: str) -> None:
-    deadline = time.monotonic() + deps.record_for
-    pause = 0.2
-    while True:
-        try:
-            async with deps.runtime.pool.acquire() as conn, conn.transaction():
-                receipts = await ledger.record_submitted(conn, answers)
-                await enqueue_receipts(deps.runtime, conn, receipts, correlation_id)
-            break
-        except _TRANSIENT as error:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("answers not recorded yet, trying again", error=repr(error),
-                        deliveries=len(answers))  # fmt: skip
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
-    observe(receipts)
-    for status, count in Counter(a.result.status.value for a in answers).items():
-        log.debug("recorded", status=status, count=count)
+class _LedgerRecorder:
+    """The router's steps, written to the ledger; each write retried while the database is
+    away (for up to ``record_for``), so a restart of PostgreSQL between the provider's
+    answer and the record does not turn accepted messages into in-doubt ones."""
+
+    def __init__(self, deps: ConnectorDeps, correlation_id: str) -> None:
+        self.deps = deps
+        self.correlation_id = correlation_id
+
+    async def submitting(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        async def mark(conn: Connection) -> None:
+            await ledger.mark_submitting(conn, delivery_ids)
+
+        await self._persistently(mark)
+
+    async def answered(self, answers: Sequence[Submitted]) -> None:
+        if not answers:
+            return
+        receipts: list[Receipt] = []
+
+        async def record(conn: Connection) -> None:
+            nonlocal receipts
+            receipts = await ledger.record_submitted(conn, answers)
+            await enqueue_receipts(self.deps.runtime, conn, receipts, self.correlation_id)
+
+        await self._persistently(record)
+        observe(receipts)
+
+    async def _persistently(self, write: Callable[[Connection], Awaitable[None]]) -> None:
+        deadline = time.monotonic() + self.deps.record_for
+        pause = 0.2
+        while True:
+            try:
+                async with self.deps.runtime.pool.acquire() as conn, conn.transaction():
+                    await write(conn)
+                return
+            except _TRANSIENT as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("ledger not reachable, trying again", error=repr(error))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
 
 def register(runtime: ServiceRuntime, deps: ConnectorDeps) -> None:

@@ -56,7 +56,7 @@ class Claim:
 
 CLAIM_NEW = """
 INSERT INTO submission (delivery_id, channel, priority, source_id, state, owner, address_key)
-SELECT u.delivery_id, $3, $4, $5, 'submitting', $6, u.address_key
+SELECT u.delivery_id, $3, $4, $5, 'claimed', $6, u.address_key
 FROM unnest($1::uuid[], $2::bytea[]) AS u(delivery_id, address_key)
 ON CONFLICT (delivery_id) DO NOTHING
 RETURNING delivery_id
@@ -68,7 +68,7 @@ ORDER BY delivery_id
 FOR UPDATE
 """
 RECLAIM = """
-UPDATE submission SET state = 'submitting', owner = $2, priority = $3,
+UPDATE submission SET state = 'claimed', owner = $2, priority = $3,
                       claimed_at = clock_timestamp(), outcome = NULL, detail = NULL
 WHERE delivery_id = ANY($1::uuid[])
 """
@@ -115,8 +115,8 @@ async def claim(
     if not others:
         return result
     rows = await conn.fetch(LOCK_EXISTING, others)
-    submitting = [r for r in rows if r["state"] == "submitting"]
-    alive = await live_owners(conn, (r["owner"] for r in submitting if r["owner"] is not None))
+    unfinished = [r for r in rows if r["state"] in ("claimed", "submitting")]
+    alive = await live_owners(conn, (r["owner"] for r in unfinished if r["owner"] is not None))
     reclaim_fresh: list[uuid.UUID] = []
     for row in rows:
         delivery_id = row["delivery_id"]
@@ -137,16 +137,27 @@ async def claim(
     return result
 
 
+# Just before the provider is called: from here on, a crash leaves these in doubt.
+MARK_SUBMITTING = """
+UPDATE submission SET state = 'submitting', submits = submits + 1
+WHERE delivery_id = ANY($1::uuid[]) AND state IN ('claimed', 'submitting')
+"""
+
+
+async def mark_submitting(conn: Connection, ids: Sequence[uuid.UUID]) -> None:
+    await conn.execute(MARK_SUBMITTING, list(ids))
+
+
 # What a provider answered at submission, applied to the rows this replica claimed.
 RECORD_SUBMITTED = """
 UPDATE submission s
 SET state = u.state, provider = u.provider, parts = u.parts, outcome = u.outcome,
-    detail = u.detail, owner = NULL, submits = s.submits + u.submits,
+    detail = u.detail, owner = NULL,
     accepted_at = CASE WHEN u.state = 'accepted' THEN clock_timestamp() END,
     finished_at = CASE WHEN u.state = 'final' THEN clock_timestamp() END
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[])
-     AS u(delivery_id, state, provider, parts, outcome, detail, submits)
-WHERE s.delivery_id = u.delivery_id AND s.state = 'submitting'
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
+     AS u(delivery_id, state, provider, parts, outcome, detail)
+WHERE s.delivery_id = u.delivery_id AND s.state IN ('claimed', 'submitting')
 RETURNING s.delivery_id, s.channel, s.state, s.outcome, s.detail
 """
 RECORD_MESSAGE_IDS = """
@@ -170,16 +181,13 @@ class Submitted:
     provider: str | None  # None: no provider could take it
     result: SubmitResult
     parts: int = 1
-    # Provider calls this attempt made for it (an in-doubt resend through a second
-    # provider counts twice).
-    submits: int = 1
 
 
 async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> list[Receipt]:
     """Records the answers; returns the receipts to publish now (final and temporary)."""
     if not answers:
         return []
-    columns: tuple[list[object], ...] = ([], [], [], [], [], [], [])
+    columns: tuple[list[object], ...] = ([], [], [], [], [], [])
     for answer in answers:
         state, outcome = _STATE_OF[answer.result.status]
         for column, value in zip(
@@ -191,7 +199,6 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
                 answer.parts,
                 outcome,
                 answer.result.detail,
-                answer.submits,
             ),
             strict=True,
         ):
@@ -223,7 +230,7 @@ SET state = 'final', outcome = u.outcome, detail = u.detail, owner = NULL,
     finished_at = clock_timestamp()
 FROM (SELECT DISTINCT ON (delivery_id) * FROM unnest($1::uuid[], $2::text[], $3::text[])
       AS x(delivery_id, outcome, detail)) AS u
-WHERE s.delivery_id = u.delivery_id AND s.state IN ('submitting', 'accepted')
+WHERE s.delivery_id = u.delivery_id AND s.state IN ('claimed', 'submitting', 'accepted')
 RETURNING s.delivery_id, s.channel, s.outcome, s.detail, s.accepted_at, s.provider
 """
 # Reports that name the provider's message id (SMPP): the part's outcome first.
@@ -365,12 +372,12 @@ async def time_out_accepted(
 
 STRANDED = """
 SELECT delivery_id, owner FROM submission
-WHERE state = 'submitting' AND claimed_at < clock_timestamp() - $1::interval
+WHERE state IN ('claimed', 'submitting') AND claimed_at < clock_timestamp() - $1::interval
 ORDER BY claimed_at LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 RELEASE_STRANDED = """
 UPDATE submission SET state = 'temporary', outcome = 'temporary_failure', owner = NULL,
-       detail = 'in doubt: the connector replica sending it stopped'
+       detail = 'the connector replica sending it stopped'
 WHERE delivery_id = ANY($1::uuid[])
 RETURNING delivery_id, channel, outcome, detail
 """
@@ -379,7 +386,7 @@ RETURNING delivery_id, channel, outcome, detail
 async def release_stranded(
     conn: Connection, older_than: timedelta, limit: int = 5000
 ) -> list[Receipt]:
-    """Deliveries whose sending replica died and whose batch never came back (its message
+    """Deliveries whose replica died and whose batch never came back (its message
     dead-lettered): answered as temporary failures, so dispatch's retry sends them again."""
     rows = await conn.fetch(STRANDED, older_than, limit)
     alive = await live_owners(conn, (r["owner"] for r in rows if r["owner"] is not None))

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 
@@ -41,6 +43,17 @@ RESEND = (SubmitStatus.UNSENT, SubmitStatus.IN_DOUBT)
 # Messages per provider call: small enough that urgent work soon finds a free slot and the
 # rate is taken in even steps, large enough to keep a provider's window full.
 CHUNK = 50
+
+
+class Recorder(Protocol):
+    """Where the router tells the ledger what it does, chunk by chunk, so a crash leaves in
+    doubt only the chunks that were in a provider call."""
+
+    async def submitting(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        """Just before they are handed to a provider."""
+
+    async def answered(self, answers: Sequence[Submitted]) -> None:
+        """A provider's answers (and, at the end, what no provider could take)."""
 
 
 class ProviderSlot:
@@ -85,12 +98,16 @@ class ProviderSlot:
         self.cool_down = self.base_cool_down
         self.down_until = 0.0
 
-    async def send(self, messages: Sequence[OutgoingMessage], priority: str) -> list[SubmitResult]:
-        """Sends in chunks side by side; a chunk the provider refused whole comes back
-        UNSENT. Raises :class:`ProviderUnavailable` only when every chunk was refused."""
+    async def send(
+        self, messages: Sequence[OutgoingMessage], priority: str, recorder: Recorder
+    ) -> list[SubmitResult]:
+        """Sends in chunks side by side, each chunk's answers recorded as it comes back;
+        returns what is to be offered to the next provider (UNSENT, IN_DOUBT): a chunk
+        the provider refused whole comes back UNSENT. Raises :class:`ProviderUnavailable`
+        only when every chunk was refused."""
         chunks = [messages[i : i + self.chunk] for i in range(0, len(messages), self.chunk)]
         answers = await asyncio.gather(
-            *(self._send_chunk(c, priority) for c in chunks), return_exceptions=True
+            *(self._send_chunk(c, priority, recorder) for c in chunks), return_exceptions=True
         )
         results: list[SubmitResult] = []
         refused: list[BaseException] = []
@@ -107,12 +124,13 @@ class ProviderSlot:
         return results
 
     async def _send_chunk(
-        self, chunk: Sequence[OutgoingMessage], priority: str
+        self, chunk: Sequence[OutgoingMessage], priority: str, recorder: Recorder
     ) -> list[SubmitResult]:
         async with self.gate.slot(priority):
             if self.config.rate_per_second is not None and self.pool is not None:
                 async with self.pool.acquire() as conn:
                     await PROVIDER_RATES.take(conn, self.name, sum(map(self.cost, chunk)))
+            await recorder.submitting([m.delivery_id for m in chunk])
             metrics.IN_FLIGHT.labels(self.name).inc(len(chunk))
             try:
                 results = await self.provider.send(chunk)
@@ -121,7 +139,14 @@ class ProviderSlot:
         metrics.SUBMITTED.labels(self.name, self.provider.channel).inc(len(chunk))
         for status, count in Counter(r.status.value for r in results).items():
             metrics.ANSWERS.labels(self.name, status).inc(count)
-        return results
+        await recorder.answered(
+            [
+                Submitted(self.name, r, parts=max(1, len(r.provider_message_ids)))
+                for r in results
+                if r.status not in RESEND
+            ]
+        )
+        return [r for r in results if r.status in RESEND]
 
 
 @dataclass
@@ -143,45 +168,38 @@ class ChannelRouter:
         return up or sorted(slots, key=lambda s: s.down_until)
 
     async def send(
-        self, channel: str, priority: str, messages: Sequence[OutgoingMessage]
-    ) -> list[Submitted]:
+        self,
+        channel: str,
+        priority: str,
+        messages: Sequence[OutgoingMessage],
+        recorder: Recorder,
+    ) -> None:
         pending = {m.delivery_id: m for m in messages}
-        submits: Counter[object] = Counter()
-        answered: list[Submitted] = []
         for slot in self._in_order(channel):
             if not pending:
                 break
             try:
-                results = await slot.send(list(pending.values()), priority)
+                again = await slot.send(list(pending.values()), priority, recorder)
             except ProviderUnavailable as refused:
                 slot.mark_down(str(refused))
                 continue
             slot.mark_up()
-            for result in results:
-                if result.status is SubmitStatus.IN_DOUBT:
-                    submits[result.delivery_id] += 1
-                    metrics.IN_DOUBT.labels(channel).inc()
-                if result.status in RESEND:
-                    continue
-                pending.pop(result.delivery_id, None)
-                answered.append(
+            in_doubt = sum(r.status is SubmitStatus.IN_DOUBT for r in again)
+            if in_doubt:
+                metrics.IN_DOUBT.labels(channel).inc(in_doubt)
+            offered = {r.delivery_id for r in again}
+            pending = {d: m for d, m in pending.items() if d in offered}
+        if pending:
+            await recorder.answered(
+                [
                     Submitted(
-                        slot.name,
-                        result,
-                        parts=max(1, len(result.provider_message_ids)),
-                        submits=submits[result.delivery_id] + 1,
+                        None,
+                        SubmitResult(
+                            delivery_id,
+                            SubmitStatus.TEMPORARY_FAILURE,
+                            detail=f"no {channel} provider could take it now",
+                        ),
                     )
-                )
-        for delivery_id in pending:
-            answered.append(
-                Submitted(
-                    None,
-                    SubmitResult(
-                        delivery_id,
-                        SubmitStatus.TEMPORARY_FAILURE,
-                        detail=f"no {channel} provider could take it now",
-                    ),
-                    submits=submits[delivery_id],
-                )
+                    for delivery_id in pending
+                ]
             )
-        return answered

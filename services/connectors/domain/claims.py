@@ -16,7 +16,8 @@ class CopyVerdict(enum.Enum):
 def verdict(
     state: str, owner: int | None, me: int, mine_in_flight: bool, owner_alive: bool
 ) -> CopyVerdict:
-    """``owner`` is the lease of the replica that claimed a row still ``submitting``;
+    """``owner`` is the lease of the replica that claimed a row still ``claimed`` or
+    ``submitting``;
     ``mine_in_flight``: this replica is sending that delivery right now."""
     if state == "final":
         return CopyVerdict.ANSWER
@@ -24,8 +25,10 @@ def verdict(
         return CopyVerdict.SEND
     if state == "accepted":
         return CopyVerdict.WAIT
-    if owner == me:
-        # Our own lease: in flight here, or left by an earlier attempt of ours that failed
-        # between the provider's answer and the record.
-        return CopyVerdict.WAIT if mine_in_flight else CopyVerdict.IN_DOUBT
-    return CopyVerdict.WAIT if owner_alive else CopyVerdict.IN_DOUBT
+    # Claimed or submitting: by a sender that is still at it, wait for it. Otherwise (its
+    # replica died, or it is our own lease and not in flight here: an earlier attempt of ours
+    # that failed half-way) a claimed delivery was certainly never handed over, a submitting
+    # one may have been.
+    if mine_in_flight if owner == me else owner_alive:
+        return CopyVerdict.WAIT
+    return CopyVerdict.SEND if state == "claimed" else CopyVerdict.IN_DOUBT

@@ -7,11 +7,12 @@ CREATE TABLE submission (
     channel         text        NOT NULL,
     priority        text        NOT NULL,
     source_id       uuid        NOT NULL,
-    -- submitting: claimed, the provider is being called (by replica `owner`)
+    -- claimed:    taken by replica `owner`, not yet handed to a provider
+    -- submitting: the provider is being called (by replica `owner`)
     -- accepted:   the provider took it; its report (DLR, bounce) or the report timeout ends it
     -- temporary:  refused for now; dispatch's retry of the same id claims it again
     -- final:      outcome known; every copy is answered with it
-    state           text        NOT NULL CHECK (state IN ('submitting', 'accepted', 'temporary', 'final')),
+    state           text        NOT NULL CHECK (state IN ('claimed', 'submitting', 'accepted', 'temporary', 'final')),
     owner           integer,
     provider        text,
     -- Reports needed before it counts as delivered (an SMS of several parts has one each).
@@ -28,7 +29,7 @@ CREATE TABLE submission (
     finished_at     timestamptz
 );
 CREATE INDEX submission_accepted ON submission (provider, accepted_at) WHERE state = 'accepted';
-CREATE INDEX submission_submitting ON submission (claimed_at) WHERE state = 'submitting';
+CREATE INDEX submission_unfinished ON submission (claimed_at) WHERE state IN ('claimed', 'submitting');
 CREATE INDEX submission_address ON submission (address_key, claimed_at) WHERE address_key IS NOT NULL;
 
 -- The provider's id for what it accepted (one per SMS part), to match its reports.

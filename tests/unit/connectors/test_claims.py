@@ -30,6 +30,12 @@ def test_our_own_claim_waits_only_while_we_are_sending_it() -> None:
     assert verdict("submitting", ME, ME, False, True) is CopyVerdict.IN_DOUBT
 
 
+def test_claimed_but_never_handed_over_is_sent_when_its_claimer_is_gone() -> None:
+    assert verdict("claimed", OTHER, ME, False, False) is CopyVerdict.SEND
+    assert verdict("claimed", ME, ME, False, True) is CopyVerdict.SEND
+    assert verdict("claimed", OTHER, ME, False, True) is CopyVerdict.WAIT
+
+
 def test_one_number_written_three_ways_has_one_key() -> None:
     assert normalise_number("+32 470 12 34 56") == "32470123456"
     keys = {address_key(b"s", n) for n in ("+32470123456", "0032470123456", "32470123456")}
