@@ -3,9 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SERVICES_WITH_DATABASE := registry intake dispatch digest
+SERVICES_WITH_DATABASE := registry intake dispatch digest connectors
 
-.PHONY: help install lock run migrate test test-unit test-integration test-e2e test-browser test-faults soak bench docs lint format clean up down
+.PHONY: help install lock run migrate system-packages test test-unit test-integration test-e2e test-browser test-faults soak bench docs lint format clean up down
 COMPOSE := docker compose -f deploy/compose.yaml
 
 help:
@@ -39,22 +39,25 @@ up: ## The whole system in containers (needs a Docker engine and the secrets in 
 down: ## Stop the containers (volumes are kept; `docker compose ... down -v` drops them)
 	$(COMPOSE) down
 
-test: $(INSTALLED) ## The whole suite: unit, integration and e2e, against a real RabbitMQ and PostgreSQL
+system-packages: ## The Debian packages the tests need (Chromium, Prometheus, Kannel, Postfix), when missing
+	@bash scripts/system-packages.sh
+
+test: $(INSTALLED) system-packages ## The whole suite: unit, integration, e2e, faults, browser; installs what it needs
 	$(BIN)/pytest
 
 test-unit: $(INSTALLED) ## Only the pure-logic tests (no broker, no database)
 	$(BIN)/pytest -m unit
 
-test-integration: $(INSTALLED)
+test-integration: $(INSTALLED) system-packages
 	$(BIN)/pytest -m integration
 
 test-e2e: $(INSTALLED)
 	$(BIN)/pytest -m e2e
 
-test-browser: $(INSTALLED) ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
+test-browser: $(INSTALLED) system-packages ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
 	$(BIN)/pytest -m browser
 
-test-faults: $(INSTALLED) ## Faults injected into the running services (part of `make test` too)
+test-faults: $(INSTALLED) system-packages ## Faults injected into the running services (part of `make test` too)
 	$(BIN)/pytest -m faults -s
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/

@@ -48,8 +48,9 @@ class ConnectorDeps:
     lease: Lease
     address_secret: bytes
     record_for: float = 60.0
-    # Deliveries this replica is sending right now (see ledger.claim).
+    # Deliveries this replica is sending right now (see ledger.claim), and the tasks doing it.
     in_flight: set[uuid.UUID] = field(default_factory=set)
+    sending: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 async def handle_work(event: DeliveryRequested, deps: ConnectorDeps) -> None:
@@ -76,13 +77,33 @@ async def handle_work(event: DeliveryRequested, deps: ConnectorDeps) -> None:
     to_send = claim.to_send
     if not to_send:
         return
+    # The provider calls and their record run in a task of their own, shielded: when the
+    # broker connection drops, the message's handler is cancelled, and a provider call cut
+    # off half-way would leave its deliveries in doubt. The task finishes what it handed
+    # over and records it; the redelivered copy of the batch finds them in flight here.
     deps.in_flight.update(to_send)
+    task = asyncio.create_task(_send(deps, channel, priority, [work[d] for d in to_send],
+                                     event.correlationid))  # fmt: skip
+    deps.sending.add(task)
+    task.add_done_callback(deps.sending.discard)
+    await asyncio.shield(task)
+
+
+async def _send(
+    deps: ConnectorDeps, channel: str, priority: str, items: list[Any], correlation_id: str
+) -> None:
     try:
-        messages = [_outgoing(work[d], priority) for d in to_send]
-        recorder = _LedgerRecorder(deps, event.correlationid)
+        messages = [_outgoing(item, priority) for item in items]
+        recorder = _LedgerRecorder(deps, correlation_id)
         await deps.router.send(channel, priority, messages, recorder)
     finally:
-        deps.in_flight.difference_update(to_send)
+        deps.in_flight.difference_update(item.delivery_id for item in items)
+
+
+async def finish_sending(deps: ConnectorDeps, within: float) -> None:
+    """At shutdown, after the consumers stopped: lets handed-over work be recorded."""
+    if deps.sending:
+        await asyncio.wait(set(deps.sending), timeout=within)
 
 
 def _outgoing(item: Any, priority: str) -> OutgoingMessage:
@@ -110,6 +131,12 @@ class _LedgerRecorder:
     async def submitting(self, delivery_ids: Sequence[uuid.UUID]) -> None:
         async def mark(conn: Connection) -> None:
             await ledger.mark_submitting(conn, delivery_ids)
+
+        await self._persistently(mark)
+
+    async def in_doubt(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        async def mark(conn: Connection) -> None:
+            await ledger.mark_in_doubt(conn, delivery_ids)
 
         await self._persistently(mark)
 

@@ -134,7 +134,17 @@ async def claim(
     result.fresh.extend(reclaim_fresh)
     if reclaim_fresh or result.in_doubt:
         await conn.execute(RECLAIM, reclaim_fresh + result.in_doubt, owner, priority)
+    if result.in_doubt:
+        await mark_in_doubt(conn, result.in_doubt)
     return result
+
+
+MARK_IN_DOUBT = "UPDATE submission SET in_doubt = in_doubt + 1 WHERE delivery_id = ANY($1::uuid[])"
+
+
+async def mark_in_doubt(conn: Connection, ids: Sequence[uuid.UUID]) -> None:
+    """Counts a hand-over that may have reached the provider without our knowing."""
+    await conn.execute(MARK_IN_DOUBT, list(ids))
 
 
 # Just before the provider is called: from here on, a crash leaves these in doubt.
@@ -240,9 +250,6 @@ FROM unnest($2::text[], $3::text[], $4::text[]) AS u(message_id, outcome, detail
 WHERE p.provider = $1 AND p.message_id = u.message_id AND p.outcome IS NULL
 RETURNING p.message_id, p.delivery_id
 """
-KNOWN_PARTS = """
-SELECT message_id FROM provider_message WHERE provider = $1 AND message_id = ANY($2::text[])
-"""
 KEEP_EARLY = """
 INSERT INTO early_report (provider, message_id, outcome, detail, reported_at)
 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
@@ -289,7 +296,7 @@ async def apply_reports(
 
 
 async def _apply_part_reports(
-    conn: Connection, provider: str, reports: Sequence[DeliveryReport]
+    conn: Connection, provider: str, reports: Sequence[DeliveryReport], keep_unmatched: bool = True
 ) -> list[Receipt]:
     message_ids = [str(r.provider_message_id) for r in reports]
     rows = await conn.fetch(
@@ -299,27 +306,25 @@ async def _apply_part_reports(
     touched = {r["delivery_id"] for r in rows}
     matched = {r["message_id"] for r in rows}
     unmatched = [r for r in reports if r.provider_message_id not in matched]
-    if unmatched:
-        # Unknown ids, or parts already reported (a duplicate DLR): keep only the unknown.
-        known = {
-            r["message_id"]
-            for r in await conn.fetch(
-                KNOWN_PARTS, provider, [r.provider_message_id for r in unmatched]
-            )
-        }
-        early = [r for r in unmatched if r.provider_message_id not in known]
-        if early:
-            await conn.execute(
-                KEEP_EARLY,
-                provider,
-                [r.provider_message_id for r in early],
-                [_outcome(r) for r in early],
-                [r.detail for r in early],
-                [r.at for r in early],
-            )
-    if not touched:
-        return []
-    return [_receipt(r) for r in await conn.fetch(FINISH_BY_PARTS, list(touched))]
+    receipts: list[Receipt] = []
+    if touched:
+        receipts += [_receipt(r) for r in await conn.fetch(FINISH_BY_PARTS, list(touched))]
+    if unmatched and keep_unmatched:
+        # An id not recorded yet (the receipt overtook its submit_sm_resp), or a part already
+        # reported (a repeated DLR): kept either way. Its id may have been committed by
+        # another transaction since the update above, so the kept reports are matched at once
+        # (a repeated DLR matches a part with an outcome, changes nothing and is dropped);
+        # what is still unknown the sweeper matches later.
+        await conn.execute(
+            KEEP_EARLY,
+            provider,
+            [r.provider_message_id for r in unmatched],
+            [_outcome(r) for r in unmatched],
+            [r.detail for r in unmatched],
+            [r.at for r in unmatched],
+        )
+        receipts += await match_early_reports(conn)
+    return receipts
 
 
 TAKE_MATCHED_EARLY = """
@@ -344,7 +349,7 @@ async def match_early_reports(conn: Connection) -> list[Receipt]:
             )
         )
     for provider, reports in by_provider.items():
-        receipts += await _apply_part_reports(conn, provider, reports)
+        receipts += await _apply_part_reports(conn, provider, reports, keep_unmatched=False)
     return receipts
 
 

@@ -8,9 +8,12 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from services.connectors import router as routing
+from services.connectors.adapters.kannel import KannelConfig, KannelProvider
+from services.connectors.adapters.kannel_http import kannel_router
 from services.connectors.adapters.smpp import SmppConfig, SmppProvider
+from services.connectors.adapters.smtp import SmtpConfig, SmtpProvider
 from services.connectors.config import ProviderConfig
-from services.connectors.handlers import ConnectorDeps, register
+from services.connectors.handlers import ConnectorDeps, finish_sending, register
 from services.connectors.lease import Lease
 from services.connectors.ports import Provider
 from services.connectors.reports import LedgerSink
@@ -25,6 +28,10 @@ def build_provider(config: ProviderConfig, sink: LedgerSink) -> tuple[Provider, 
     """The adapter for a provider's kind, and the HTTP routes it needs (callbacks)."""
     if isinstance(config, SmppConfig):
         return SmppProvider(config), []
+    if isinstance(config, KannelConfig):
+        return KannelProvider(config), [kannel_router(sink, config.name)]
+    if isinstance(config, SmtpConfig):
+        return SmtpProvider(config), []
     raise ValueError(f"no adapter for provider kind of {config.name}")
 
 
@@ -75,7 +82,8 @@ def build(settings: ConnectorSettings | None = None) -> tuple[ServiceRuntime, Fa
         for provider in providers:
             await provider.start(sink)
 
-    async def stop(_: ServiceRuntime) -> None:
+    async def stop(rt: ServiceRuntime) -> None:
+        await finish_sending(deps, rt.settings.graceful_timeout)
         for provider in providers:
             await provider.stop()
         await lease.stop()

@@ -55,6 +55,9 @@ class Recorder(Protocol):
     async def answered(self, answers: Sequence[Submitted]) -> None:
         """A provider's answers (and, at the end, what no provider could take)."""
 
+    async def in_doubt(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        """Handed over, unanswered when the link broke: they are offered again."""
+
 
 class ProviderSlot:
     """One provider with its limits and its up/down state in this replica."""
@@ -136,16 +139,18 @@ class ProviderSlot:
                 results = await self.provider.send(chunk)
             finally:
                 metrics.IN_FLIGHT.labels(self.name).dec(len(chunk))
+            # Recorded before the slot is free: what may be in doubt after a crash is then at
+            # most the provider's concurrency.
+            await recorder.answered(
+                [
+                    Submitted(self.name, r, parts=max(1, len(r.provider_message_ids)))
+                    for r in results
+                    if r.status not in RESEND
+                ]
+            )
         metrics.SUBMITTED.labels(self.name, self.provider.channel).inc(len(chunk))
         for status, count in Counter(r.status.value for r in results).items():
             metrics.ANSWERS.labels(self.name, status).inc(count)
-        await recorder.answered(
-            [
-                Submitted(self.name, r, parts=max(1, len(r.provider_message_ids)))
-                for r in results
-                if r.status not in RESEND
-            ]
-        )
         return [r for r in results if r.status in RESEND]
 
 
@@ -184,9 +189,10 @@ class ChannelRouter:
                 slot.mark_down(str(refused))
                 continue
             slot.mark_up()
-            in_doubt = sum(r.status is SubmitStatus.IN_DOUBT for r in again)
+            in_doubt = [r.delivery_id for r in again if r.status is SubmitStatus.IN_DOUBT]
             if in_doubt:
-                metrics.IN_DOUBT.labels(channel).inc(in_doubt)
+                metrics.IN_DOUBT.labels(channel).inc(len(in_doubt))
+                await recorder.in_doubt(in_doubt)
             offered = {r.delivery_id for r in again}
             pending = {d: m for d, m in pending.items() if d in offered}
         if pending:

@@ -6,7 +6,10 @@ Providers come as JSON, inline in ``BIN_CONNECTOR_PROVIDERS`` or in the file nam
     BIN_CONNECTOR_PROVIDERS='[
       {"name": "smsc-a", "kind": "smpp", "host": "smsc.example.net", "system_id": "bin",
        "password_file": "/run/secrets/smsc-a", "binds": 2, "rate_per_second": 100},
-      {"name": "smsc-b", "kind": "smpp", "order": 1, "host": "...", "system_id": "bin"}]'
+      {"name": "kannel", "kind": "kannel", "order": 1, "sendsms_url": "...", ...},
+      {"name": "relay", "kind": "smtp", "host": "smtp.example.org", "sender": "...", ...}]'
+
+The kinds and their fields: :class:`SmppConfig`, :class:`KannelConfig`, :class:`SmtpConfig`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, TypeAdapter, model_validator
 
+from services.connectors.adapters.kannel import KannelConfig
 from services.connectors.adapters.smpp import SmppConfig
+from services.connectors.adapters.smtp import SmtpConfig
 from shared.settings import ServiceSettings
 
-AnyProviderConfig = Annotated[SmppConfig, Field(discriminator="kind")]
+AnyProviderConfig = Annotated[SmppConfig | KannelConfig | SmtpConfig, Field(discriminator="kind")]
 _PROVIDERS = TypeAdapter(list[AnyProviderConfig])
 
 

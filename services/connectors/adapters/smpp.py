@@ -43,6 +43,8 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+INBOUND_CAPACITY = 100_000
+
 Item = TypeVar("Item")
 
 
@@ -82,9 +84,21 @@ class _Bind:
         self.provider = provider
         self.index = index
         self.session: smpp34.Smsc | None = None
+        # smpp34 does not hold its window_size itself: this does.
         self.window = asyncio.Semaphore(provider.config.window)
         self.bound = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    def lost(self, reason: str) -> None:
+        """The link is gone (a submit failed on it): no new submit goes to it from now on,
+        and it is bound again. Only what was already on it is in doubt."""
+        if not self.bound.is_set():
+            return
+        self.bound.clear()
+        self.provider.last_error = reason
+        if self._reader is not None:
+            self._reader.cancel()
 
     async def run(self) -> None:
         config = self.provider.config
@@ -95,6 +109,9 @@ class _Bind:
                     config.host, config.port, config.system_id, self.provider.password,
                     bind_type="TRX", system_type=config.system_type, tls=config.tls,
                     window_size=config.window,
+                    # A full inbound queue makes smpp34 refuse a receipt with a malformed
+                    # PDU, and the SMSC drops the link: room for every receipt of a window.
+                    inbound_capacity=INBOUND_CAPACITY,
                     connect_timeout_ms=int(config.connect_timeout_seconds * 1000),
                 )  # fmt: skip
                 self.session = await client.connect()
@@ -108,20 +125,29 @@ class _Bind:
             pause = config.reconnect_min_seconds
             self.bound.set()
             log.info("smpp bound", provider=self.provider.name, bind=self.index)
+            self._reader = asyncio.create_task(self._read(self.session))
             try:
-                await self._read(self.session)
+                # wait(), not await: the reader cancelled by lost() must not cancel run().
+                await asyncio.wait({self._reader})
             finally:
+                self._reader.cancel()
                 self.bound.clear()
-                self.session = None
+                session, self.session = self.session, None
+                # unbind, not just stop: a stopped client leaves its socket open, and a
+                # submit on it would still go out (smpp34 1.5).
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await session.unbind()
                 with contextlib.suppress(Exception):
                     await client.stop()
-            self.provider.last_error = "link closed by the SMSC"
-            log.warning("smpp link closed", provider=self.provider.name, bind=self.index)
+            log.warning("smpp link closed", provider=self.provider.name, bind=self.index,
+                        reason=self.provider.last_error)  # fmt: skip
 
     async def _read(self, session: smpp34.Smsc) -> None:
         while True:
             event = await session.next()
             if isinstance(event, smpp34.Disconnected):
+                self.provider.last_error = "link closed by the SMSC"
                 return
             self.provider.incoming(event)
 
@@ -251,6 +277,8 @@ class SmppProvider:
                             priority_flag=1 if message.priority == "urgent" else 0,
                         )
                 except (Exception, TimeoutError) as error:  # noqa: BLE001
+                    # smpp34 answers error statuses as results: an exception is the link.
+                    bind.lost(f"submit failed: {error!r}")
                     log.warning(
                         "smpp submit unanswered",
                         provider=self.name,

@@ -25,10 +25,11 @@ def verdict(
         return CopyVerdict.SEND
     if state == "accepted":
         return CopyVerdict.WAIT
-    # Claimed or submitting: by a sender that is still at it, wait for it. Otherwise (its
-    # replica died, or it is our own lease and not in flight here: an earlier attempt of ours
-    # that failed half-way) a claimed delivery was certainly never handed over, a submitting
-    # one may have been.
-    if mine_in_flight if owner == me else owner_alive:
+    # Claimed or submitting: by a sender that is still at it, wait for it (this replica's own
+    # sending is known here whatever lease it claimed under: a lease lost with the database
+    # connection is taken again under a new key). Otherwise (its replica died, or it is our
+    # own lease and not in flight here: an earlier attempt of ours that failed half-way) a
+    # claimed delivery was certainly never handed over, a submitting one may have been.
+    if mine_in_flight or (owner != me and owner_alive):
         return CopyVerdict.WAIT
     return CopyVerdict.SEND if state == "claimed" else CopyVerdict.IN_DOUBT

@@ -19,8 +19,10 @@ CREATE TABLE submission (
     parts           integer     NOT NULL DEFAULT 1,
     outcome         text,
     detail          text,
-    -- Times handed to a provider: more than 1 only for an in-doubt resend (counted).
+    -- Times handed to a provider (a retry after a temporary failure counts again), and of
+    -- those, how many ended in doubt: the provider may have it, and it is sent again.
     submits         integer     NOT NULL DEFAULT 0,
+    in_doubt        integer     NOT NULL DEFAULT 0,
     -- A keyed hash of the member's number (never the number): finds the delivery a member's
     -- SMS reply answers.
     address_key     bytea,

@@ -27,6 +27,8 @@ def test_submitting_by_a_live_replica_waits_and_by_a_dead_one_is_in_doubt() -> N
 
 def test_our_own_claim_waits_only_while_we_are_sending_it() -> None:
     assert verdict("submitting", ME, ME, True, True) is CopyVerdict.WAIT
+    # in flight here under a lease since lost and taken again under another key
+    assert verdict("submitting", OTHER, ME, True, False) is CopyVerdict.WAIT
     assert verdict("submitting", ME, ME, False, True) is CopyVerdict.IN_DOUBT
 
 
