@@ -51,7 +51,7 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
 def test_the_compose_file_runs_every_service_and_scales_dispatch() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    for name in ("registry", "intake", "dispatch", "digest", "gateway-simulator"):
+    for name in ("registry", "intake", "dispatch", "digest", "gateway-simulator", "connectors"):
         assert services[name]["command"] == [f"services.{name.replace('-', '_')}"]
     # A fixed host port would make `--scale dispatch=N` fail.
     assert "ports" not in services["dispatch"]
@@ -126,6 +126,7 @@ def test_deployments_probe_health_run_unprivileged_and_keep_secrets_out_of_git()
         "bin-intake",
         "bin-dispatch",
         "bin-digest",
+        "bin-connectors",
     }
     budgets = {m["metadata"]["name"] for m in BASE if m["kind"] == "PodDisruptionBudget"}
     for deployment in deployments:
