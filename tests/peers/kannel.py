@@ -27,7 +27,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -42,6 +41,7 @@ from urllib.parse import unquote_to_bytes
 import httpx
 
 from services.connectors.domain.sms_encoding import MAX_PARTS
+from tests.ports import free_port
 
 BEARERBOX = "bearerbox"
 SMSBOX = "smsbox"
@@ -557,10 +557,3 @@ def _value(value: ConfValue) -> str:
     if '"' in value or "\n" in value:
         raise ValueError("a kannel.conf value cannot hold a double quote or a line break")
     return f'"{value}"'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -50,6 +50,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.ports import free_port
+
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
 POSTFIX = "/usr/sbin/postfix"
@@ -58,13 +60,6 @@ META_FILES = Path("/etc/postfix")
 
 class PeerFailed(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, timeout: float, host: str = HOST) -> None:

@@ -61,6 +61,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from tests.ports import free_port
+
 HOST = "127.0.0.1"
 
 # SMPP 3.4 command_status values. smpp34 re-exports its ESME_* constants at run time, where
@@ -893,13 +895,6 @@ class HttpServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def start_internal_server(system_id: str) -> tuple[smpp34.Server, int]:

@@ -26,7 +26,8 @@ from services.connectors.ports import (
 )
 from shared.events import DeliveryOutcome
 from tests.integration.connectors.conftest import RecordingSink
-from tests.peers.kannel import KannelGateway, ReceivedSms, free_port
+from tests.peers.kannel import KannelGateway, ReceivedSms
+from tests.ports import free_port
 
 PROVIDER = "kannel"
 

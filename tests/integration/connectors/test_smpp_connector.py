@@ -13,7 +13,8 @@ from aio_pika.abc import AbstractRobustConnection
 
 from services.connectors import metrics
 from tests.integration.connectors.harness import numbers, running_connector
-from tests.peers.smsc import SmscSimulator, free_port
+from tests.peers.smsc import SmscSimulator
+from tests.ports import free_port
 
 TEXT = "Verdachte wagen in de Abdijstraat. Bel 101 bij waarneming."
 

@@ -26,7 +26,8 @@ from services.connectors.ports import (
 )
 from shared.events import DeliveryOutcome
 from tests.integration.connectors.conftest import RecordingSink
-from tests.peers.mail import HOST, MailServer, PostfixRelay, free_port
+from tests.peers.mail import HOST, MailServer, PostfixRelay
+from tests.ports import free_port
 
 BOUNCE_DOMAIN = "bounces.bin.example.org"
 SENDER = "BIN Sint-Anna <alerts@bin.example.org>"
