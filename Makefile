@@ -51,7 +51,7 @@ test-unit: $(INSTALLED) ## Only the pure-logic tests (no broker, no database)
 test-integration: $(INSTALLED) system-packages
 	$(BIN)/pytest -m integration
 
-test-e2e: $(INSTALLED)
+test-e2e: $(INSTALLED) system-packages
 	$(BIN)/pytest -m e2e
 
 test-browser: $(INSTALLED) system-packages ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
@@ -62,9 +62,11 @@ test-faults: $(INSTALLED) system-packages ## Faults injected into the running se
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout
+	$(BIN)/python -m bench.dispatch_many_alerts
 	$(BIN)/python -m bench.progress_polling
 	$(BIN)/python -m bench.registry_import
 	$(BIN)/python -m bench.intake_load
+	$(BIN)/python -m bench.connectors
 
 soak: $(INSTALLED) ## Mixed traffic for 30 minutes (SOAK_MINUTES), memory growth per process (not in CI)
 	$(BIN)/python -m bench.soak

@@ -15,6 +15,7 @@ from services.registry.api.members import apply_change, erase
 from services.registry.console.choices import ALL_CHANNELS, NoChannel, preferences_change, ticked
 from services.registry.console.links import Link, LinkState, read_link, same_origin
 from services.registry.console.setup import Pages, PagesDep
+from services.registry.schemas import MemberUpdate
 from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.events import Language
@@ -123,6 +124,9 @@ async def change_preferences(
     channels: Annotated[list[str], Form(max_length=10)] = [],  # noqa: B006 (FastAPI copies it)
     digest: Annotated[str | None, Form(max_length=10)] = None,
     confirm: Annotated[str | None, Form(max_length=10)] = None,
+    # RFC 8058: a mail client's one-click unsubscribe POSTs exactly this field to the link in
+    # the e-mail's List-Unsubscribe header, with no cookie and no other field.
+    one_click: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=20)] = None,
 ) -> Response:
     if not same_origin(request.headers.get("origin"), request.url.scheme, request.url.netloc):
         reason = pages.members.catalogues.text(pages.members.language(request), "refused_origin")
@@ -133,6 +137,11 @@ async def change_preferences(
         if link.state is not LinkState.VALID or member is None:
             return _link_problem(request, pages, link, member)
         member = await repository.get_member(conn, member["member_id"], for_update=True)
+        if one_click == "One-Click":
+            # What the e-mail was: the digest (notices follow the BIN's plan, not a list).
+            await apply_change(conn, runtime, member, MemberUpdate(digest_subscribed=False))
+            log.info("digest ended by one-click unsubscribe", member_id=str(link.member_id))
+            return Response(status_code=200)
         if action == "leave":
             if confirm != "yes":
                 shown = await _with_bin_name(conn, member)
