@@ -55,16 +55,19 @@ REPLICAS = tuple(int(n) for n in os.environ.get("BENCH_REPLICAS", "1,2").split("
 SLICES = int(os.environ.get("BENCH_SLICES", "2"))
 
 
-async def seed(conn: asyncpg.Connection) -> list[uuid.UUID]:
-    """200 BINs whose plan is SMS, then voice, then e-mail; a third of the members each
-    reachable by SMS (the subsidised one), by voice only, by e-mail only."""
-    bins = [uuid.uuid4() for _ in range(BINS)]
+async def seed(
+    conn: asyncpg.Connection, recipients: int = RECIPIENTS, bin_count: int = BINS
+) -> list[uuid.UUID]:
+    """BINs (200 by default) whose plan is SMS, then voice, then e-mail; a third of the members
+    each reachable by SMS (the subsidised one), by voice only, by e-mail only. Member n is in
+    BIN n % bin_count, so each BIN has recipients / bin_count members."""
+    bins = [uuid.uuid4() for _ in range(bin_count)]
     await conn.executemany(
         "INSERT INTO bin_projection VALUES ($1, 'Leuven', 'Leuven', "
         "'{sms,voice,email}', '{email}', '{nl,fr}')",
         [(b,) for b in bins],
     )
-    members = [uuid.uuid4() for _ in range(RECIPIENTS)]
+    members = [uuid.uuid4() for _ in range(recipients)]
     records = []
     for n, member in enumerate(members):
         kind = n % 3
@@ -78,7 +81,7 @@ async def seed(conn: asyncpg.Connection) -> list[uuid.UUID]:
     )
     await conn.copy_records_to_table(
         "membership",
-        records=[(bins[n % BINS], m) for n, m in enumerate(members)],
+        records=[(bins[n % bin_count], m) for n, m in enumerate(members)],
         columns=("bin_id", "member_id"),
     )
     return bins
@@ -247,7 +250,9 @@ class SeededDispatch:
 
 
 @asynccontextmanager
-async def seeded_dispatch() -> AsyncIterator[SeededDispatch]:
+async def seeded_dispatch(
+    recipients: int = RECIPIENTS, bin_count: int = BINS
+) -> AsyncIterator[SeededDispatch]:
     """A benchmark system with dispatch's schema seeded with the recipients, the gateway
     simulator answering at once, a connection to dispatch's schema and a publisher; dispatch
     replicas are the benchmark's to start."""
@@ -258,8 +263,8 @@ async def seeded_dispatch() -> AsyncIterator[SeededDispatch]:
         )
         publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
         try:
-            say(f"seeding {RECIPIENTS} recipients across {BINS} BINs")
-            bins = await seed(conn)
+            say(f"seeding {recipients} recipients across {bin_count} BINs")
+            bins = await seed(conn, recipients, bin_count)
             gateway_port = free_port()
             system.processes.start(
                 "gateway", [sys.executable, "-m", "services.gateway_simulator"], gateway_port

@@ -37,8 +37,11 @@ log = get_logger(__name__)
 
 # The database going away between the provider's answer and the record must not turn
 # accepted messages into in-doubt ones: the record is retried this long first.
+# A deadlock or serialization failure aborts one transaction of two: trying it again is
+# PostgreSQL's own advice.
 _TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-              asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)  # fmt: skip
+              asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+              asyncpg.DeadlockDetectedError, asyncpg.SerializationError)  # fmt: skip
 
 
 @dataclass

@@ -228,7 +228,9 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
         if r["state"] != "accepted"
     ]
     if ids:
-        receipts += await match_early_reports(conn)
+        # Only the reports of these ids: matching every kept report here would take row
+        # locks of other chunks' deliveries, and two chunks recorded side by side deadlock.
+        receipts += await match_early_reports(conn, [(p, m) for p, m, _ in ids])
     return receipts
 
 
@@ -323,20 +325,41 @@ async def _apply_part_reports(
             [r.detail for r in unmatched],
             [r.at for r in unmatched],
         )
-        receipts += await match_early_reports(conn)
+        receipts += await match_early_reports(
+            conn, [(provider, str(r.provider_message_id)) for r in unmatched]
+        )
     return receipts
 
 
+# The sweeper's: every kept report whose id is known by now, skipping rows another
+# transaction is matching.
 TAKE_MATCHED_EARLY = """
-DELETE FROM early_report e USING provider_message p
-WHERE e.provider = p.provider AND e.message_id = p.message_id
+DELETE FROM early_report WHERE (provider, message_id) IN (
+    SELECT e.provider, e.message_id FROM early_report e
+    JOIN provider_message p ON p.provider = e.provider AND p.message_id = e.message_id
+    LIMIT 5000 FOR UPDATE OF e SKIP LOCKED)
+RETURNING provider, message_id, outcome, detail, reported_at
+"""
+TAKE_MATCHED_EARLY_OF = """
+DELETE FROM early_report e USING provider_message p,
+     unnest($1::text[], $2::text[]) AS u(provider, message_id)
+WHERE e.provider = u.provider AND e.message_id = u.message_id
+  AND p.provider = e.provider AND p.message_id = e.message_id
 RETURNING e.provider, e.message_id, e.outcome, e.detail, e.reported_at
 """
 
 
-async def match_early_reports(conn: Connection) -> list[Receipt]:
-    """Applies the kept reports whose message id is now known."""
-    rows = await conn.fetch(TAKE_MATCHED_EARLY)
+async def match_early_reports(
+    conn: Connection, only: Sequence[tuple[str, str]] | None = None
+) -> list[Receipt]:
+    """Applies the kept reports whose message id is now known: those of ``only``
+    ((provider, message id) pairs), or any (the sweeper)."""
+    if only is None:
+        rows = await conn.fetch(TAKE_MATCHED_EARLY)
+    elif only:
+        rows = await conn.fetch(TAKE_MATCHED_EARLY_OF, [p for p, _ in only], [m for _, m in only])
+    else:
+        return []
     receipts: list[Receipt] = []
     by_provider: dict[str, list[DeliveryReport]] = {}
     for row in rows:
