@@ -44,6 +44,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 INBOUND_CAPACITY = 100_000
+READ_AFTER_LOSS_SECONDS = 5.0
 
 Item = TypeVar("Item")
 
@@ -89,6 +90,7 @@ class _Bind:
         self.bound = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
 
     def lost(self, reason: str) -> None:
         """The link is gone (a submit failed on it): no new submit goes to it from now on,
@@ -97,8 +99,7 @@ class _Bind:
             return
         self.bound.clear()
         self.provider.last_error = reason
-        if self._reader is not None:
-            self._reader.cancel()
+        self._lost.set()
 
     async def run(self) -> None:
         config = self.provider.config
@@ -125,11 +126,18 @@ class _Bind:
             pause = config.reconnect_min_seconds
             self.bound.set()
             log.info("smpp bound", provider=self.provider.name, bind=self.index)
+            self._lost.clear()
             self._reader = asyncio.create_task(self._read(self.session))
+            lost = asyncio.create_task(self._lost.wait())
             try:
-                # wait(), not await: the reader cancelled by lost() must not cancel run().
-                await asyncio.wait({self._reader})
+                await asyncio.wait({self._reader, lost}, return_when=asyncio.FIRST_COMPLETED)
+                if not self._reader.done():
+                    # The receipts smpp34 took (and acknowledged) before the link broke are
+                    # still in its queue: read them before giving the session up. A dead
+                    # link's end-of-session event can go missing, hence the bound.
+                    await asyncio.wait({self._reader}, timeout=READ_AFTER_LOSS_SECONDS)
             finally:
+                lost.cancel()
                 self._reader.cancel()
                 self.bound.clear()
                 session, self.session = self.session, None
