@@ -163,7 +163,7 @@ async def test_a_members_stop_reply_comes_back_as_a_reply_to_their_latest_sms(
         await connector.send([(delivery, "+32470000555", TEXT)])
         await connector.receipts.wait([delivery])
         await smsc.asend_mo("+32470000555", "8080", "STOP")
-        await smsc.asend_mo("+32470009999", "8080", "wie is dit?")  # never sent to: dropped
+        await smsc.asend_mo("+31612345678", "8080", "wie is dit?")  # never sent to: dropped
         [reply] = await connector.receipts.wait_replies(1)
         await asyncio.sleep(0.5)
         assert len(connector.receipts.replies) == 1
