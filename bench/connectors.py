@@ -1,0 +1,792 @@
+"""``make bench`` (connectors): the connectors service as a process of its own, fed
+``delivery.requested.v1`` batches of 1,000 SMS straight on its gateway queue (what dispatch
+publishes), its receipts read back from the queue dispatch consumes. Three cases:
+
+* ``smpp_throttled``: SMPP to the SMSC simulator holding a capacity (4 binds, 1,000/s in
+  all, ESME_RTHROTTLED above it) and the provider's ``rate_per_second`` set to the same, so
+  the connector's own token bucket (in PostgreSQL) is what keeps it at the SMSC's capacity;
+* ``kannel``: the same SMSC behind a real Kannel 1.4.5 (bearerbox and smsbox, SMPP to the
+  simulator), reports back through Kannel's dlr-url on the connector's HTTP port;
+* ``smpp_ceiling``: SMPP to an SMSC without a limit and no ``rate_per_second``: the
+  connector's own maximum.
+
+Per run: the achieved rate at the SMSC (submits it accepted, over the time from its first
+to its last, read from its /stats polled every 0.1 s), that rate over the configured
+capacity, the time from the first publish to the last receipt, CPU seconds of the
+connector process per 1,000 SMS (user + system, /proc), throttling (answered by the SMSC,
+and seen by the connector) and duplicates at the SMSC (must be 0). Each case runs
+``BENCH_REPEATS`` times on one connector process, the connectors' tables truncated and
+vacuumed before each run; medians and every run go to bench/results/connectors.json.
+
+A run fails when receipts stop coming for 60 s or the connector process exits (the case's
+remaining runs are skipped); a run with a duplicate at the SMSC, a number that never
+reached it or a delivery not delivered is kept with its ``problems``. Either way the JSON
+is written and the benchmark exits non-zero. Every process it started is stopped.
+
+``BENCH_CONNECTOR_SMS`` (default 100,000), ``BENCH_CONNECTOR_KANNEL_SMS`` (20,000),
+``BENCH_REPEATS`` (3), ``BENCH_CONNECTOR_CASES`` (all: ``smpp_throttled,kannel,smpp_ceiling``),
+``BENCH_KANNEL_CONCURRENCY`` (400, the Kannel provider's ``concurrency``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.harness import (
+    AMQP_URL,
+    ROOT,
+    SERVERS,
+    BenchSystem,
+    bench_system,
+    cpu_seconds,
+    free_port,
+    say,
+)
+from services.connectors.domain.kannel_reports import mo_url
+from shared import topology as topo
+from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, DeliveryWork, Language
+from shared.events.common import Priority
+from shared.messaging.publisher import Publisher
+from tests.peers.kannel import KannelGateway, SmppLink
+from tests.peers.smsc import SmscSimulator
+
+RESULTS = ROOT / "bench" / "results" / "connectors.json"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SMS = int(os.environ.get("BENCH_CONNECTOR_SMS", "100000"))
+KANNEL_SMS = int(os.environ.get("BENCH_CONNECTOR_KANNEL_SMS", "20000"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+CASES = tuple(
+    os.environ.get("BENCH_CONNECTOR_CASES", "smpp_throttled,kannel,smpp_ceiling").split(",")
+)
+BATCH = 1000
+# The SMSC's capacity in the throttled cases: 4 binds of 250 a second.
+BINDS = 4
+CAPACITY = 1000.0
+WINDOW = 50
+CONCURRENCY = 400
+# sendsms requests in flight: smsbox takes 512 (max-pending-requests).
+KANNEL_CONCURRENCY = int(os.environ.get("BENCH_KANNEL_CONCURRENCY", str(CONCURRENCY)))
+DLR_DELAY = 0.05
+# No receipt for this long: the run has failed.
+STALL_SECONDS = 60.0
+POLL_SECONDS = 0.1
+KANNEL_POLL_SECONDS = 0.5
+# One GSM 03.38 part.
+TEXT = "BIN Leuven: verdachte wagen in de Abdijstraat, grijze bestelwagen. Bel 101 bij waarneming."
+SYSTEM_ID, PASSWORD = "bin", "secret"
+# Kannel's SMPP link: as many binds and the same capacity as the connector's own SMPP
+# (throughput is per bind, "instances"), the window of the connector's binds.
+KANNEL_LINK = {"instances": BINDS, "throughput": int(CAPACITY / BINDS), "max-pending-submits": 50}
+# Debian's Kannel logs every message at level 1 (info): warnings only, as smsbox in the
+# zone configuration (docs/connectors-kannel.md).
+KANNEL_LOG_LEVEL = 2
+CONNECTOR_TABLES = ("submission", "provider_message", "early_report", "outbox", "inbox")
+EARLY_REPORTS = "SELECT count(*) FROM early_report"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    sms: int
+    smsc_rate: float | None  # None: the SMSC takes all it gets
+    capacity: float | None  # what the achieved rate is compared with
+    kannel: bool = False
+
+
+CASE_BY_NAME = {
+    "smpp_throttled": Case("smpp_throttled", SMS, CAPACITY, CAPACITY),
+    "kannel": Case("kannel", KANNEL_SMS, CAPACITY, CAPACITY, kannel=True),
+    "smpp_ceiling": Case("smpp_ceiling", SMS, None, None),
+}
+
+
+def smpp_provider(smsc: SmscSimulator, rate: float | None) -> dict[str, Any]:
+    provider: dict[str, Any] = {
+        "name": "smsc-a",
+        "kind": "smpp",
+        "host": "127.0.0.1",
+        "port": smsc.smpp_port,
+        "system_id": SYSTEM_ID,
+        "password": PASSWORD,
+        "binds": BINDS,
+        "window": WINDOW,
+        "concurrency": CONCURRENCY,
+    }
+    if rate is not None:
+        provider["rate_per_second"] = rate
+    return provider
+
+
+def kannel_provider(kannel: KannelGateway, callback_base_url: str) -> dict[str, Any]:
+    return {
+        "name": "kannel",
+        "kind": "kannel",
+        "sendsms_url": kannel.sendsms_url,
+        "username": kannel.username,
+        "password": kannel.password,
+        "sender": "BIN",
+        "callback_base_url": callback_base_url,
+        "smsc_id": kannel.smsc_id,
+        "concurrency": KANNEL_CONCURRENCY,
+        "rate_per_second": CAPACITY,
+    }
+
+
+# -- receipts -----------------------------------------------------------------------------
+
+
+@dataclass
+class Receipts:
+    """Final receipts of the current run's deliveries, read off the receipts queue."""
+
+    expected: set[uuid.UUID] = field(default_factory=set)
+    outcomes: dict[uuid.UUID, str] = field(default_factory=dict)
+    copies: int = 0  # a second receipt for a delivery
+    stray: int = 0  # receipts for deliveries not in this run
+    first_at: float | None = None
+    last_at: float | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def expect(self, ids: list[uuid.UUID]) -> None:
+        self.expected = set(ids)
+        self.outcomes = {}
+        self.copies = self.stray = 0
+        self.first_at = self.last_at = None
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        now = time.time()
+        for receipt in orjson.loads(message.body)["data"]["receipts"]:
+            delivery_id = uuid.UUID(receipt["delivery_id"])
+            if delivery_id not in self.expected:
+                self.stray += 1
+                continue
+            if delivery_id in self.outcomes:
+                self.copies += 1
+            self.outcomes[delivery_id] = receipt["outcome"]
+            if self.first_at is None:
+                self.first_at = now
+            self.last_at = now
+        self.changed.set()
+
+    @property
+    def complete(self) -> bool:
+        return len(self.outcomes) >= len(self.expected)
+
+    def by_outcome(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+# -- what is polled while a run goes --------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    """(time, count) as the SMSC (or Kannel) reported it, polled."""
+
+    points: list[tuple[float, int]] = field(default_factory=list)
+
+    def first_and_last(self) -> tuple[float, float, int] | None:
+        """When the first and the last submit arrived, each the midpoint between the polls
+        around it (so within half a poll interval), and the count at the end."""
+        if not self.points:
+            return None
+        total = self.points[-1][1]
+        if total == 0:
+            return None
+        first = last = None
+        previous = (self.points[0][0] - POLL_SECONDS, 0)
+        for point in self.points:
+            if first is None and point[1] > 0:
+                first = (previous[0] + point[0]) / 2
+            if last is None and point[1] >= total:
+                last = (previous[0] + point[0]) / 2
+            previous = point
+        assert first is not None
+        assert last is not None
+        return first, last, total
+
+    def crossing(self, count: float) -> float | None:
+        """When the count passed ``count``, interpolated between two polls."""
+        previous: tuple[float, int] | None = None
+        for point in self.points:
+            if point[1] >= count:
+                if previous is None or point[1] == previous[1]:
+                    return point[0]
+                share = (count - previous[1]) / (point[1] - previous[1])
+                return previous[0] + share * (point[0] - previous[0])
+            previous = point
+        return None
+
+
+async def poll(
+    read: Callable[[], Any], samples: Samples, interval: float, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        at = time.time()
+        with suppress(httpx.HTTPError, ET.ParseError):  # one missed poll; the next will do
+            samples.points.append((at, await read()))
+        await asyncio.sleep(max(0.0, interval - (time.time() - at)))
+
+
+async def kannel_status(client: httpx.AsyncClient, kannel: KannelGateway) -> ET.Element:
+    response = await client.get(
+        f"{kannel.admin_url}/status.xml", params={"password": kannel.admin_password}
+    )
+    response.raise_for_status()
+    return ET.fromstring(response.content)  # noqa: S314 - our own bearerbox's status
+
+
+def kannel_sent(status: ET.Element) -> int:
+    return int(status.findtext("sms/sent/total") or 0)
+
+
+async def connector_counters(client: httpx.AsyncClient, port: int) -> dict[str, float]:
+    """The connector's throttling and in-doubt counters, summed over their labels."""
+    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    wanted = {
+        "bin_connector_throttled_total": "throttled",
+        "bin_connector_in_doubt_total": "in_doubt",
+        "bin_connector_provider_unavailable_total": "unavailable",
+    }
+    found = dict.fromkeys(wanted.values(), 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                found[wanted[sample.name]] += sample.value
+    return found
+
+
+def server_pids(database: str) -> dict[str, float]:
+    """CPU seconds so far of each PostgreSQL and RabbitMQ process, keyed ``"<pid>:<server>"``:
+    a backend that ends between two readings must not count as negative time, as a plain
+    sum over the processes alive would (bench.harness.server_cpu_seconds). PostgreSQL
+    backends of other databases (another session's tests on this machine) are left out;
+    its background processes and RabbitMQ are shared and counted whole."""
+    found: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        for server, name in SERVERS.items():
+            if comm != name:
+                continue
+            words = title.split()
+            # A client backend's title: "postgres: 15/main: <user> <database> <client> ...".
+            client = len(words) >= 5 and ("(" in words[4] or words[4] == "[local]")
+            if server == "postgres" and client and words[3] != database:
+                continue
+            found[f"{entry.name}:{server}"] = cpu_seconds(int(entry.name))
+    return found
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds every core of the machine spent so far (/proc/stat) in processes, and in
+    interrupts (the loopback traffic's softirq work, which no process's time counts)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + steal) / CLOCK_TICKS, (irq + softirq) / CLOCK_TICKS
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds used between two :meth:`Bench.cpu` readings, the servers' processes
+    summed per server (a process that started in between counts whole; one that ended,
+    not at all: its last seconds are lost, a small error against a negative one)."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        name = key.split(":", 1)[1] if ":" in key else key
+        used[name] = used.get(name, 0.0) + seconds - before.get(key, 0.0)
+    return used
+
+
+def child_pids(*names: str) -> list[int]:
+    """This process's children whose command is one of ``names`` (Kannel's boxes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if comm in names and ppid == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+# -- the bench ------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    system: BenchSystem
+    conn: asyncpg.Connection
+    publisher: Publisher
+    receipts: Receipts
+    runs_so_far: int = 0
+    # The running connector's process name (its log: bench/results/logs/<name>.log).
+    name: str = "connectors"
+
+    @property
+    def database(self) -> str:
+        return self.system.database_url.rsplit("/", 1)[1]
+
+    @property
+    def connector(self) -> Any:
+        return self.system.processes.running[self.name][0]
+
+    @property
+    def log(self) -> Path:
+        return self.system.processes.logs / f"{self.name}.log"
+
+    def log_warnings(self) -> dict[str, int]:
+        """The connector's warnings and errors so far, by level and event (JSON logs)."""
+        counts: dict[str, int] = {}
+        with suppress(OSError):
+            for line in self.log.read_text(errors="replace").splitlines():
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    key = "unparsed: " + line[:120]
+                else:
+                    key = f"{entry.get('level', '?')}: {entry.get('event', '?')}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    async def settle(self) -> None:
+        """Empties the ledger and the outbox and vacuums them, the provider's token bucket
+        too (a single row updated a few thousand times a run): every run starts on the
+        tables the first one had, and autovacuum does not start on the last run's rows
+        in the middle of this one."""
+        for attempt in range(10):
+            try:
+                async with self.conn.transaction():
+                    # Waiting behind the connector's sweeper, not deadlocking with it.
+                    await self.conn.execute("SET LOCAL lock_timeout = '2s'")
+                    await self.conn.execute(f"TRUNCATE {', '.join(CONNECTOR_TABLES)}")
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.5)
+        await self.conn.execute(f"VACUUM ANALYZE {', '.join(CONNECTOR_TABLES)}, provider_rate")
+
+    def batches(self, count: int) -> tuple[list[uuid.UUID], list[tuple[DeliveryRequested, bytes]]]:
+        """``count`` deliveries to distinct numbers (never used by an earlier run either),
+        in batches of 1,000, serialised before the clock starts."""
+        self.runs_so_far += 1
+        run = self.runs_so_far
+        source_id = uuid.uuid4()
+        ids = [uuid.uuid4() for _ in range(count)]
+        events = []
+        for start in range(0, count, BATCH):
+            event = DeliveryRequested.create(
+                source="dispatch",
+                data=DeliveryRequestedData(
+                    batch_id=uuid.uuid4(),
+                    channel=Channel.SMS,
+                    priority=Priority.URGENT,
+                    source_id=source_id,
+                    deliveries=[
+                        DeliveryWork(
+                            delivery_id=ids[n],
+                            address=f"+324{run:03d}{n:07d}",
+                            language=Language.NL,
+                            text=TEXT,
+                        )
+                        for n in range(start, min(count, start + BATCH))
+                    ],
+                ),
+            )
+            events.append((event, event.to_json()))
+        return ids, events
+
+    async def wait_for_receipts(self, started: float, smsc: SmscSimulator) -> None:
+        receipts = self.receipts
+        while not receipts.complete:
+            receipts.changed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(receipts.changed.wait(), timeout=1.0)
+            if self.connector.poll() is not None:
+                raise RunFailed(
+                    f"the connector exited ({self.connector.returncode}); see {self.log}"
+                )
+            quiet_since = receipts.last_at or started
+            if not receipts.complete and time.time() - quiet_since > STALL_SECONDS:
+                stats = await smsc.astats()
+                raise RunFailed(
+                    f"no receipt for {STALL_SECONDS:.0f} s: {len(receipts.outcomes)} of "
+                    f"{len(receipts.expected)} in; SMSC: submits {stats['submits']}, "
+                    f"throttled {stats['throttled']}, dlrs_sent {stats['dlrs_sent']}, "
+                    f"dlrs_pending {stats['dlrs_pending']}; ledger: {await self.ledger()}; "
+                    f"early reports kept: {await self.conn.fetchval(EARLY_REPORTS)}; "
+                    f"connector log: {self.log_warnings()}"
+                )
+
+    async def ledger(self) -> dict[str, int]:
+        rows = await self.conn.fetch(
+            "SELECT state || ':' || coalesce(outcome, '-') AS s, count(*) AS n "
+            "FROM submission GROUP BY 1 ORDER BY 1"
+        )
+        return {r["s"]: r["n"] for r in rows}
+
+    async def one_run(
+        self, case: Case, smsc: SmscSimulator, kannel: KannelGateway | None, port: int
+    ) -> dict[str, Any]:
+        await self.settle()
+        await smsc.areset()
+        ids, events = self.batches(case.sms)
+        self.receipts.expect(ids)
+        async with httpx.AsyncClient(timeout=10) as client:
+            counters_before = await connector_counters(client, port)
+            kannel_before = kannel_sent(await kannel_status(client, kannel)) if kannel else 0
+            kannel_pids = child_pids("bearerbox", "smsbox") if kannel else []
+            cpu_before = self.cpu(smsc, kannel_pids)
+            stop = asyncio.Event()
+            at_smsc, at_kannel = Samples(), Samples()
+
+            async def smsc_submits() -> int:
+                # Through this client: SmscSimulator.astats opens a client (and an SSL
+                # context) a call, a quarter of a core at ten polls a second.
+                response = await client.get(f"{smsc.http_url}/stats")
+                response.raise_for_status()
+                count: int = response.json()["submits"]
+                return count
+
+            async def kannel_submits() -> int:
+                assert kannel is not None
+                return kannel_sent(await kannel_status(client, kannel)) - kannel_before
+
+            pollers = [asyncio.create_task(poll(smsc_submits, at_smsc, POLL_SECONDS, stop))]
+            if kannel is not None:
+                pollers.append(
+                    asyncio.create_task(poll(kannel_submits, at_kannel, KANNEL_POLL_SECONDS, stop))
+                )
+            try:
+                started = time.time()
+                routing_key = topo.gateway_routing_key("sms", "urgent")
+                await asyncio.gather(
+                    *(self.publisher.publish(e, routing_key, body) for e, body in events)
+                )
+                published = time.time()
+                await self.wait_for_receipts(started, smsc)
+                # The last poll after the last submit: the SMSC's count is final by now.
+                await asyncio.sleep(2 * POLL_SECONDS)
+            finally:
+                stop.set()
+                await asyncio.gather(*pollers)
+            cpu_after = self.cpu(smsc, kannel_pids)
+            counters_after = await connector_counters(client, port)
+            kannel_figures = await self.kannel_figures(client, kannel, at_kannel)
+        stats = await smsc.astats()
+        ledger = await self.ledger()
+        assert self.receipts.last_at is not None
+        window = at_smsc.first_and_last()
+        if window is None:
+            raise RunFailed(f"no submit reached the SMSC; ledger: {ledger}")
+        first, last, submits = window
+        rate = submits / (last - first)
+        tenth, ninth = at_smsc.crossing(0.1 * submits), at_smsc.crossing(0.9 * submits)
+        steady = 0.8 * submits / (ninth - tenth) if tenth and ninth and ninth > tenth else rate
+        thousands = case.sms / 1000
+        run: dict[str, Any] = {
+            "sms": case.sms,
+            "achieved_rate": round(rate, 1),
+            "steady_rate_10_to_90": round(steady, 1),
+            "first_publish_to_last_receipt_seconds": round(self.receipts.last_at - started, 3),
+            "first_publish_to_first_submit_seconds": round(first - started, 3),
+            "first_to_last_submit_seconds": round(last - first, 3),
+            "publish_seconds": round(published - started, 3),
+            "last_submit_to_last_receipt_seconds": round(self.receipts.last_at - last, 3),
+            "connector_cpu_seconds_per_1000": round(
+                (cpu_after["connector"] - cpu_before["connector"]) / thousands, 4
+            ),
+            "connector_cpu_share_of_one_core": round(
+                (cpu_after["connector"] - cpu_before["connector"])
+                / (self.receipts.last_at - started),
+                3,
+            ),
+            "smsc_throttled": stats["throttled"],
+            "connector_throttled": int(counters_after["throttled"] - counters_before["throttled"]),
+            "smsc_submits": stats["submits"],
+            "smsc_received": stats["received"],
+            "smsc_destinations": stats["destinations"],
+            "smsc_duplicates": stats["duplicates"],
+            "in_doubt": int(counters_after["in_doubt"] - counters_before["in_doubt"]),
+            "receipt_copies": self.receipts.copies,
+            "stray_receipts": self.receipts.stray,
+            "delivered": self.receipts.by_outcome().get("delivered", 0),
+        }
+        if case.capacity is not None:
+            run["achieved_over_capacity"] = round(rate / case.capacity, 4)
+            run["steady_over_capacity"] = round(steady / case.capacity, 4)
+        used = cpu_used(cpu_before, cpu_after)
+        # What else kept this machine's cores busy meanwhile: kernel threads, and another
+        # session's tests when there are any; much above a few percent makes the run suspect.
+        machine = used.pop("machine")
+        used["other"] = machine - sum(v for k, v in used.items() if k != "interrupts")
+        for name, seconds in used.items():
+            if name != "connector":
+                run[f"cpu_{name}_seconds"] = round(seconds, 2)
+        run["cpu_other_share_of_machine"] = round(
+            used["other"] / ((os.cpu_count() or 1) * (self.receipts.last_at - started)), 3
+        )
+        run.update(kannel_figures)
+        # Not medians: what a run must show to count at all.
+        run["outcomes"] = self.receipts.by_outcome()
+        run["ledger"] = ledger
+        run["connector_log"] = self.log_warnings()
+        problems = []
+        if stats["duplicates"]:
+            problems.append(f"{stats['duplicates']} duplicates at the SMSC")
+        if stats["destinations"] != case.sms:
+            problems.append(f"{stats['destinations']} of {case.sms} numbers reached the SMSC")
+        if run["delivered"] != case.sms:
+            problems.append(f"{run['delivered']} of {case.sms} delivered: {run['outcomes']}")
+        if problems:
+            run["problems"] = problems
+        return run
+
+    def cpu(self, smsc: SmscSimulator, kannel_pids: list[int]) -> dict[str, float]:
+        """CPU seconds so far of the connector, the SMSC, Kannel's boxes, this process, every
+        PostgreSQL and RabbitMQ process by pid (see :func:`cpu_used`), and the machine."""
+        assert smsc.pid is not None
+        machine, interrupts = machine_busy_seconds()
+        used: dict[str, float] = {
+            "connector": cpu_seconds(self.connector.pid),
+            "smsc": cpu_seconds(smsc.pid),
+            "bench": cpu_seconds(os.getpid()),
+            "machine": machine,
+            "interrupts": interrupts,
+            **server_pids(self.database),
+        }
+        if kannel_pids:
+            used["kannel"] = sum(cpu_seconds(pid) for pid in kannel_pids)
+        return used
+
+    async def kannel_figures(
+        self, client: httpx.AsyncClient, kannel: KannelGateway | None, samples: Samples
+    ) -> dict[str, Any]:
+        if kannel is None:
+            return {}
+        status = await kannel_status(client, kannel)
+        window = samples.first_and_last()
+        figures: dict[str, Any] = {
+            # bearerbox's own load figures at the end: messages a second over the last
+            # minute, 5 minutes, and since it started.
+            "kannel_outbound_load": status.findtext("sms/outbound"),
+            "kannel_dlr_received": int(status.findtext("dlr/received/total") or 0),
+        }
+        if window is not None:
+            first, last, sent = window
+            figures["kannel_sent"] = sent
+            figures["kannel_rate"] = round(sent / (last - first), 1) if last > first else None
+        return figures
+
+
+@asynccontextmanager
+async def receipts_consumer(prefix: str, receipts: Receipts) -> AsyncIterator[None]:
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=200)
+        queue = await channel.get_queue(
+            topo.Topology(prefix=prefix).queue_name(topo.DISPATCH_RECEIPTS.name)
+        )
+        tag = await queue.consume(receipts.on_message, no_ack=True)
+        try:
+            yield
+        finally:
+            await queue.cancel(tag)
+    finally:
+        await connection.close()
+
+
+async def purge_work(prefix: str) -> None:
+    """What a failed run left on the queues, so the next case does not start on it."""
+    topology = topo.Topology(prefix=prefix)
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        for spec in (*(topo.gateway_queue("sms", p) for p in topo.PRIORITIES),
+                     topo.DISPATCH_RECEIPTS):  # fmt: skip
+            queue = await channel.get_queue(topology.queue_name(spec.name))
+            await queue.purge()
+    finally:
+        await connection.close()
+
+
+async def run_case(system: BenchSystem, bench: Bench, case: Case) -> dict[str, Any]:
+    say(f"{case.name}: {case.sms} SMS, {REPEATS} run(s)")
+    result: dict[str, Any] = {
+        "sms": case.sms,
+        "smsc": {"rate": case.smsc_rate, "dlr_delay": DLR_DELAY},
+        "runs": [],
+    }
+    port = free_port()
+    callback_base_url = f"http://127.0.0.1:{port}"
+    async with AsyncExitStack() as stack:
+        smsc = stack.enter_context(SmscSimulator(rate=case.smsc_rate, dlr_delay=DLR_DELAY))
+        kannel: KannelGateway | None = None
+        if case.kannel:
+            kannel = KannelGateway(
+                link=SmppLink(
+                    "127.0.0.1", smsc.smpp_port, SYSTEM_ID, PASSWORD, options=KANNEL_LINK
+                ),
+                mo_url=mo_url(callback_base_url, "kannel"),
+                log_level=KANNEL_LOG_LEVEL,
+            )
+            await stack.enter_async_context(kannel)
+            provider = kannel_provider(kannel, callback_base_url)
+            result["kannel_link"] = KANNEL_LINK
+        else:
+            provider = smpp_provider(smsc, case.smsc_rate)
+        result["provider"] = {k: v for k, v in provider.items() if k not in ("password", "port")}
+        processes = system.processes
+        bench.name = f"connectors-{case.name}"
+        processes.start(
+            bench.name,
+            [sys.executable, "-m", "services.connectors"],
+            port,
+            BIN_CONNECTOR_PROVIDERS=json.dumps([provider]),
+        )
+        stack.callback(processes.stop, bench.name)
+        await processes.ready(bench.name)
+        # The receipts queue is the connector's to declare: consumed once it runs.
+        await stack.enter_async_context(receipts_consumer(system.prefix, bench.receipts))
+        for n in range(REPEATS):
+            try:
+                run = await bench.one_run(case, smsc, kannel, port)
+            except Exception as failed:  # noqa: BLE001 - recorded; the next case still runs
+                result["error"] = f"run {n + 1}: {failed!r}"
+                say(f"  run {n + 1} FAILED: {failed!r}")
+                break
+            result["runs"].append(run)
+            say(f"  run {n + 1}: {summary(run)}")
+            for problem in run.get("problems", []):
+                say(f"    PROBLEM: {problem}")
+    if "error" in result:
+        await purge_work(system.prefix)
+    result["median"] = medians(result["runs"])
+    return result
+
+
+def summary(run: dict[str, Any]) -> str:
+    shown = (
+        "achieved_rate", "achieved_over_capacity", "first_publish_to_last_receipt_seconds",
+        "connector_cpu_seconds_per_1000", "smsc_throttled", "connector_throttled",
+        "smsc_duplicates", "kannel_rate",
+    )  # fmt: skip
+    return ", ".join(f"{key} {run[key]}" for key in shown if key in run)
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The median of every number the runs have in common."""
+    if not runs:
+        return {}
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return {
+        key: round(statistics.median(r[key] for r in runs), 4)
+        for key in keys
+        if all(isinstance(r.get(key), int | float) for r in runs)
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version()}
+
+
+async def main() -> int:
+    unknown = set(CASES) - set(CASE_BY_NAME)
+    if unknown:
+        raise SystemExit(f"BENCH_CONNECTOR_CASES: no case {', '.join(sorted(unknown))}")
+    results: dict[str, Any] = {
+        "inputs": {
+            "sms": SMS,
+            "kannel_sms": KANNEL_SMS,
+            "batch": BATCH,
+            "repeats": REPEATS,
+            "binds": BINDS,
+            "window": WINDOW,
+            "concurrency": CONCURRENCY,
+            "kannel_concurrency": KANNEL_CONCURRENCY,
+            "kannel_link": KANNEL_LINK,
+            "capacity_per_second": CAPACITY,
+            "smsc_dlr_delay_seconds": DLR_DELAY,
+            "text_parts": 1,
+            "kannel_log_level": KANNEL_LOG_LEVEL,
+        },
+        "machine": machine(),
+        "cases": {},
+    }
+    async with bench_system() as system:
+        system.migrate("connectors")
+        conn = await asyncpg.connect(
+            system.database_url, server_settings={"search_path": "connectors"}
+        )
+        publisher = Publisher(AMQP_URL, topo.Topology(prefix=system.prefix))
+        receipts = Receipts()
+        bench = Bench(system, conn, publisher, receipts)
+        try:
+            await publisher.connect()
+            for name in CASES:
+                results["cases"][name] = await run_case(system, bench, CASE_BY_NAME[name])
+        finally:
+            await publisher.close()
+            await conn.close()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    say("")
+    for name, case_result in results["cases"].items():
+        say(f"{name} (median of {len(case_result['runs'])}): {summary(case_result['median'])}")
+        if "error" in case_result:
+            say(f"  FAILED: {case_result['error'][:500]}")
+    say(f"written to {RESULTS}")
+    failed = any(
+        "error" in r or any("problems" in run for run in r["runs"])
+        for r in results["cases"].values()
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
