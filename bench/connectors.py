@@ -138,18 +138,9 @@ def smpp_provider(smsc: SmscSimulator, rate: float | None) -> dict[str, Any]:
 
 
 def kannel_provider(kannel: KannelGateway, callback_base_url: str) -> dict[str, Any]:
-    return {
-        "name": "kannel",
-        "kind": "kannel",
-        "sendsms_url": kannel.sendsms_url,
-        "username": kannel.username,
-        "password": kannel.password,
-        "sender": "BIN",
-        "callback_base_url": callback_base_url,
-        "smsc_id": kannel.smsc_id,
-        "concurrency": KANNEL_CONCURRENCY,
-        "rate_per_second": CAPACITY,
-    }
+    return kannel.provider(
+        callback_base_url, concurrency=KANNEL_CONCURRENCY, rate_per_second=CAPACITY
+    )
 
 
 # -- receipts -----------------------------------------------------------------------------

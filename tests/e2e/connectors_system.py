@@ -69,18 +69,7 @@ def kannel_link(smsc: SmscSimulator) -> SmppLink:
 
 
 def kannel_provider(kannel: KannelGateway, callback_base_url: str) -> dict[str, Any]:
-    return {
-        "name": KANNEL,
-        "kind": "kannel",
-        "sendsms_url": kannel.sendsms_url,
-        "username": kannel.username,
-        "password": kannel.password,
-        "sender": "BIN",
-        "callback_base_url": callback_base_url,
-        "smsc_id": kannel.smsc_id,
-        "concurrency": 50,
-        "request_timeout_seconds": 10,
-    }
+    return kannel.provider(callback_base_url, KANNEL, concurrency=50, request_timeout_seconds=10)
 
 
 def smtp_provider(

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 from urllib.parse import unquote_to_bytes
 
 import httpx
@@ -175,6 +175,22 @@ class KannelGateway:
     @property
     def smsc_id(self) -> str:
         return self.link.smsc_id
+
+    def provider(
+        self, callback_base_url: str, name: str = "kannel", **extra: Any
+    ) -> dict[str, Any]:
+        """The connector's provider settings for this gateway (``KannelConfig`` fields)."""
+        return {
+            "name": name,
+            "kind": "kannel",
+            "sendsms_url": self.sendsms_url,
+            "username": self.username,
+            "password": self.password,
+            "sender": "BIN",
+            "callback_base_url": callback_base_url,
+            "smsc_id": self.smsc_id,
+            **extra,
+        }
 
     # -- lifecycle ---------------------------------------------------------------------
 

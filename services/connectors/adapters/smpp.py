@@ -45,6 +45,7 @@ log = get_logger(__name__)
 
 INBOUND_CAPACITY = 100_000
 READ_AFTER_LOSS_SECONDS = 5.0
+REPORT_RETRY_SECONDS = 300.0
 
 Item = TypeVar("Item")
 
@@ -352,17 +353,23 @@ async def _persistently(
     call: Callable[[str, list[Item]], Awaitable[None]], provider: str, items: list[Item]
 ) -> None:
     """The SMSC has its answer already (smpp34 acknowledges every deliver_sm itself), so a
-    report not recorded is retried here for a while rather than dropped at once."""
+    report not recorded is retried here, every two seconds at most, for as long as a
+    database restart takes, rather than dropped."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + REPORT_RETRY_SECONDS
     pause = 0.2
-    for _ in range(12):
+    while True:
         try:
             await call(provider, items)
             return
         except Exception as error:  # noqa: BLE001
+            if loop.time() > give_up_at:
+                log.error("smpp report dropped after retries", provider=provider,
+                          error=repr(error))  # fmt: skip
+                return
             log.warning("smpp report not recorded yet", provider=provider, error=repr(error))
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 10.0)
-    log.error("smpp report dropped after retries", provider=provider)
+            pause = min(pause * 2, 2.0)
 
 
 def _destination(address: str) -> str:
