@@ -432,6 +432,7 @@ async def test_an_address_refused_at_rcpt_fails_permanently_and_the_plan_falls_b
 KANNEL_MEMBERS = 2000
 
 
+@pytest.mark.timeout(720)  # two 2,000-SMS alerts through Kannel, each given 5 minutes
 async def test_an_alert_through_kannel_is_counted_at_the_smsc_and_receipted_by_dlr(
     through_kannel: tuple[RunningSystem, SmscSimulator],
 ) -> None:
