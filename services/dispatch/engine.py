@@ -28,6 +28,7 @@ from services.dispatch.domain.quiet import hold_until
 from services.dispatch.domain.slices import Slice
 from services.dispatch.repository import Fanout, Work
 from shared import topology as topo
+from shared.coalesce import Coalescer, no_results
 from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, Language, Priority
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
@@ -37,6 +38,15 @@ SOURCE = "dispatch"
 # The first rows of a fan-out go out as soon as this many are read, whatever the batch size.
 FIRST_BATCH_ROWS = 500
 WRITERS = 3
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A confirmed gateway message whose rows carry its batch id (batch id, fan-out,
+    channel, deliveries), or a fan-out whose members are all targeted."""
+
+    batch: tuple[uuid.UUID, uuid.UUID, str, int] | None = None
+    dispatched: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -63,27 +73,53 @@ class FanoutEngine:
         self.batch_size = batch_size
         self.bulk_batch_size = bulk_batch_size
         self.batches_in_flight = batches_in_flight
+        # Hundreds of fan-outs run side by side under a burst of alerts: each one's fan-out
+        # row, batch records and end are written together with the others' (shared/
+        # coalesce.py), a statement for many alerts instead of several each.
+        self._creations: Coalescer[Fanout, tuple[Fanout | None, bool]] = Coalescer(
+            self._create, name="fan-out creation", max_weight=500
+        )
+        self._bookkeeping: Coalescer[_Record, None] = Coalescer(
+            self._record, name="fan-out bookkeeping", max_weight=2000
+        )
+
+    async def create(self, fanout: Fanout) -> tuple[Fanout | None, bool]:
+        """The fan-out as it now is, created if new; and whether this call created it."""
+        return await self._creations.submit(fanout)
+
+    async def _create(self, fanouts: list[Fanout]) -> list[tuple[Fanout | None, bool]]:
+        async with self.runtime.pool.acquire() as conn:
+            return await repository.create_fanouts(conn, fanouts)
+
+    async def _record(self, records: list[_Record]) -> list[None]:
+        batches = [r.batch for r in records if r.batch is not None]
+        dispatched = [r.dispatched for r in records if r.dispatched is not None]
+        async with self.runtime.pool.acquire() as conn:
+            await repository.record_batches_and_dispatched(conn, batches, dispatched)
+        return no_results(len(records))
 
     def _batch_size(self, fanout: Fanout) -> int:
         return self.batch_size if fanout.priority == Priority.URGENT else self.bulk_batch_size
 
     async def run(
-        self, fanout: Fanout, correlation_id: str, part: Slice | None = None
+        self, fanout: Fanout, correlation_id: str, part: Slice | None = None, fresh: bool = False
     ) -> FanoutReport:
         """The whole fan-out, marked dispatched at the end; or only the members of ``part``,
-        whose caller marks the slice done."""
+        whose caller marks the slice done. ``fresh``: the fan-out was created just now, so
+        it has no deliveries to resume from."""
         started = time.perf_counter()
-        run = _Run(self, fanout, correlation_id, started, part)
-        async with self.runtime.pool.acquire() as conn:
-            resumed = await repository.unsent_work(conn, fanout.source_id, part)
+        run = _Run(self, fanout, correlation_id, started, part, fresh)
+        resumed: list[Work] = []
+        if not fresh:
+            async with self.runtime.pool.acquire() as conn:
+                resumed = await repository.unsent_work(conn, fanout.source_id, part)
         async with run.settled():
             for batch in _chunks(resumed, self._batch_size(fanout)):
                 await run.send(batch)
             await run.stream_new()
             await run.finish()
         if part is None:
-            async with self.runtime.pool.acquire() as conn:
-                await repository.mark_dispatched(conn, fanout.source_id)
+            await self._bookkeeping.submit(_Record(dispatched=fanout.source_id))
         metrics.FANOUT_SECONDS.labels(fanout.priority).observe(time.perf_counter() - started)
         return FanoutReport(run.deliveries, run.batches, run.first_batch_seconds)
 
@@ -104,9 +140,11 @@ class _Run:
         correlation_id: str,
         started: float,
         part: Slice | None = None,
+        fresh: bool = False,
     ) -> None:
         self.engine = engine
         self.part = part
+        self.fresh = fresh
         self.fanout = fanout
         self.correlation_id = correlation_id
         self.started = started
@@ -126,7 +164,11 @@ class _Run:
         size = self.engine._batch_size(self.fanout)
         async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
             # Members already targeted (a resumed fan-out) or met through an earlier BIN.
-            seen = await repository.targeted_members(reader, self.fanout.source_id, self.part)
+            seen: set[uuid.UUID] = (
+                set()
+                if self.fresh
+                else await repository.targeted_members(reader, self.fanout.source_id, self.part)
+            )
             # The first rows leave at once, whatever their channels, so the first batch is
             # at a gateway within milliseconds; after that each channel fills whole batches,
             # a third as many gateway messages (and receipts) as cutting the stream by rows.
@@ -281,15 +323,20 @@ class _Run:
                 routing_key=topo.gateway_routing_key(channel, priority.value),
                 body=orjson.dumps(body),
             )
-            async with self.engine.runtime.pool.acquire() as conn:
-                await repository.record_batch(
-                    conn,
-                    batch_id,
-                    self.fanout.source_id,
-                    channel,
-                    [w.delivery_id for w in items],
-                    assigned,
+            if assigned:
+                await self.engine._bookkeeping.submit(
+                    _Record(batch=(batch_id, self.fanout.source_id, channel, len(items)))
                 )
+            else:
+                async with self.engine.runtime.pool.acquire() as conn:
+                    await repository.record_batch(
+                        conn,
+                        batch_id,
+                        self.fanout.source_id,
+                        channel,
+                        [w.delivery_id for w in items],
+                        assigned,
+                    )
             metrics.DELIVERIES_REQUESTED.labels(channel, priority.value).inc(len(items))
             if channel in ("sms", "voice"):
                 metrics.BILLABLE_MESSAGES.labels(channel).inc(len(items))

@@ -105,13 +105,15 @@ async def handle_registry_event(event: RegistryEvent, deps: DispatchDeps) -> Non
 
 async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) -> None:
     sliced: list[tuple[slices.Slice, bool]] = []
-    async with deps.pool.acquire() as conn:
-        if deps.fanout_slices > 1:
+    current: Fanout | None
+    fresh = False
+    if deps.fanout_slices > 1:
+        async with deps.pool.acquire() as conn:
             await repository.create_sliced_fanout(conn, fanout, deps.fanout_slices)
             sliced = await repository.fanout_slices(conn, fanout.source_id)
-        else:
-            await repository.create_fanout(conn, fanout)
-        current = await repository.get_fanout(conn, fanout.source_id)
+            current = await repository.get_fanout(conn, fanout.source_id)
+    else:
+        current, fresh = await deps.engine.create(fanout)
     if current is None or current.status != "planning":
         return  # already dispatched, or cancelled before it started
     if current.expires_at is not None and current.expires_at < datetime.now(UTC):
@@ -124,7 +126,7 @@ async def start_fanout(fanout: Fanout, correlation_id: str, deps: DispatchDeps) 
         # message comes back, finds the fan-out planning and publishes what is not done.
         await _publish_slices(current, slices.pending(sliced), correlation_id, deps)
         return
-    report = await deps.engine.run(current, correlation_id)
+    report = await deps.engine.run(current, correlation_id, fresh=fresh)
     log.info(
         "fanned out",
         kind=current.kind,

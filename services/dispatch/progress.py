@@ -57,6 +57,8 @@ def summarise(
 ProgressRead = Callable[[uuid.UUID], Coroutine[Any, Any, FanoutProgress | None]]
 # Fan-outs whose last answer is kept: far more than are watched at once.
 SHARED_ANSWERS = 1024
+# Fan-outs counted in one read by the announcer.
+ANNOUNCED_PER_READ = 500
 
 
 def read_progress(runtime: ServiceRuntime) -> ProgressRead:
@@ -88,8 +90,6 @@ class ProgressAnnouncer:
     def __init__(self, runtime: ServiceRuntime, interval: float = 1.0) -> None:
         self.runtime = runtime
         self.interval = interval
-        # Always a fresh count: the last event of a fan-out must hold its last receipts.
-        self.read = read_progress(runtime)
         self._changed: set[uuid.UUID] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -115,13 +115,22 @@ class ProgressAnnouncer:
                 log.warning("progress not announced", error=repr(error))
 
     async def announce(self) -> None:
-        due, self._changed = self._changed, set()
-        for source_id in due:
-            found = await self.read(source_id)
-            if found is None:
-                continue
-            await self.runtime.publisher.publish(
-                FanoutProgressed.create(
-                    source="dispatch", data=summarise(source_id, found.by_channel, found.members)
+        due, self._changed = list(self._changed), set()
+        for start in range(0, len(due), ANNOUNCED_PER_READ):
+            async with self.runtime.pool.acquire() as conn:
+                found = await repository.progress_of(
+                    conn, due[start : start + ANNOUNCED_PER_READ], with_bins=False
+                )
+            # Progress events are a view (no outbox): published side by side, their confirms
+            # awaited together rather than one round trip each.
+            await asyncio.gather(
+                *(
+                    self.runtime.publisher.publish(
+                        FanoutProgressed.create(
+                            source="dispatch",
+                            data=summarise(source_id, progress.by_channel, progress.members),
+                        )
+                    )
+                    for source_id, progress in found.items()
                 )
             )

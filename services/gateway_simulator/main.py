@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import Field
 
 from services.gateway_simulator.behaviour import GatewayBehaviour
 from shared import topology as topo
+from shared.coalesce import Coalescer, no_results
 from shared.events import Channel, DeliveryReceipted, DeliveryReceiptedData, DeliveryRequested
 from shared.events.gateway_codec import decode_requested
 from shared.runtime import ServiceRuntime, main
@@ -32,6 +34,21 @@ class GatewaySettings(ServiceSettings):
     # The channels it stands in for; the others are left to the connectors service (for
     # example BIN_GATEWAY_CHANNELS='["voice", "push"]' when SMS and e-mail go out for real).
     gateway_channels: list[Channel] = Field(default_factory=lambda: list(Channel))
+    # Receipts of work that arrived within this long go out in one message per channel, as
+    # real gateways report (the connectors gather delivery reports the same way).
+    gateway_receipt_linger_ms: float = Field(default=10.0, ge=0, le=1000)
+
+
+RECEIPTS_PER_MESSAGE = 1000  # the contract allows 5,000
+
+
+@dataclass(frozen=True)
+class _Receipts:
+    """One work message's receipts, waiting to be published with others'."""
+
+    channel: Channel
+    correlation_id: str | None
+    receipts: list[dict[str, Any]]
 
 
 def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -71,25 +88,52 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
             await asyncio.sleep(settings.gateway_latency_ms / 1000)
         outcomes = behaviour.outcomes(work.data.deliveries, work.data.channel.value)
         sent[work.data.channel.value] += len(work.data.deliveries)
-        receipted = DeliveryReceipted.create(
-            source="gateway-simulator",
-            correlation_id=work.correlationid,
-            # Built without its receipts, which join the JSON below as plain dicts (a model
-            # per receipt cost a quarter of the simulator's CPU in the benchmark).
-            data=DeliveryReceiptedData.model_construct(
-                gateway=f"simulated-{work.data.channel.value}",
-                channel=work.data.channel,
-                receipts=[],
-                replies=[],
-            ),
-        )
-        body = receipted.model_dump(mode="json")
         at = datetime.now(UTC).isoformat()
-        body["data"]["receipts"] = [
-            {"delivery_id": key, "outcome": outcome, "at": at, "detail": detail}
-            for key, outcome, detail in outcomes
-        ]
-        await runtime.publisher.publish(receipted, body=orjson.dumps(body))
+        # Acked once its receipts are published: a simulator stopped in between answers the
+        # work again when it comes back.
+        await receipts.submit(
+            _Receipts(
+                work.data.channel,
+                work.correlationid,
+                [
+                    {"delivery_id": key, "outcome": outcome, "at": at, "detail": detail}
+                    for key, outcome, detail in outcomes
+                ],
+            )
+        )
+
+    async def publish_receipts(batch: list[_Receipts]) -> list[None]:
+        by_channel: dict[Channel, list[dict[str, Any]]] = {}
+        correlation: dict[Channel, str | None] = {}
+        for item in batch:
+            by_channel.setdefault(item.channel, []).extend(item.receipts)
+            correlation.setdefault(item.channel, item.correlation_id)
+        for channel, items in by_channel.items():
+            for start in range(0, len(items), RECEIPTS_PER_MESSAGE):
+                receipted = DeliveryReceipted.create(
+                    source="gateway-simulator",
+                    correlation_id=correlation[channel],
+                    # Built without its receipts, which join the JSON below as plain dicts (a
+                    # model per receipt cost a quarter of the simulator's CPU in a benchmark).
+                    data=DeliveryReceiptedData.model_construct(
+                        gateway=f"simulated-{channel.value}",
+                        channel=channel,
+                        receipts=[],
+                        replies=[],
+                    ),
+                )
+                body = receipted.model_dump(mode="json")
+                body["data"]["receipts"] = items[start : start + RECEIPTS_PER_MESSAGE]
+                await runtime.publisher.publish(receipted, body=orjson.dumps(body))
+        return no_results(len(batch))
+
+    receipts: Coalescer[_Receipts, None] = Coalescer(
+        publish_receipts,
+        name="receipts",
+        linger=settings.gateway_receipt_linger_ms / 1000,
+        max_weight=RECEIPTS_PER_MESSAGE,
+        weight=lambda item: len(item.receipts),
+    )
 
     for spec in served:
         # A thousand deliveries a message: decoded by msgspec, a fifth of pydantic's time.

@@ -10,7 +10,7 @@ import httpx
 from aio_pika.abc import AbstractRobustConnection
 
 from shared import topology as topo
-from shared.events import Language
+from shared.events import AlertIssued, AlertIssuedData, Language
 from tests.helpers import drain, eventually
 from tests.integration.dispatch.conftest import SystemFactory, urgent_alert_overtakes_large_digest
 
@@ -35,6 +35,42 @@ async def test_a_member_of_two_targeted_bins_is_alerted_once(
         alert_id = await system.issue_alert([north, south])
         progress = await system.settled(alert_id, 10)
         assert progress["delivered"] == 10
+
+
+async def test_many_alerts_at_once_each_reach_their_members_once(
+    dispatch_system: SystemFactory,
+) -> None:
+    """Alerts arriving side by side share their fan-out rows', batch records' and ends'
+    writes (shared/coalesce.py); each alert still gets its own deliveries and records."""
+    async with dispatch_system() as system:
+        bins = [await system.seed_bin(7, ["sms"]) for _ in range(40)]
+        alerts = await asyncio.gather(*(system.issue_alert([b]) for b in bins))
+        for alert_id in alerts:
+            progress = await system.settled(alert_id, 7)
+            assert progress["status"] == "dispatched"
+            assert progress["channels"] == {"sms": {"delivered": 7, "sent": 7}}
+        assert system.gateway_stats() == {"unique": 280, "duplicates": 0}
+
+
+async def test_copies_of_one_alert_at_once_reach_each_member_once(
+    dispatch_system: SystemFactory,
+) -> None:
+    """The same alert.issued.v1 handled three times side by side (a redelivery racing the
+    original): one creates the fan-out, the others find it and add nobody twice."""
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(30, ["sms"])
+        alert = AlertIssued.create(
+            source="test",
+            data=AlertIssuedData(alert_id=uuid.uuid4(), bin_ids=[bin_id], texts={Language.NL: "x"}),
+        )
+        await asyncio.gather(*(system.dispatch.publisher.publish(alert) for _ in range(3)))
+        progress = await system.settled(alert.data.alert_id, 30)
+        assert progress["targeted"] == progress["delivered"] == 30
+        async with system.dispatch.pool.acquire() as conn:
+            rows = await conn.fetchval(
+                "SELECT count(*) FROM delivery WHERE source_id = $1", alert.data.alert_id
+            )
+        assert rows == 30
 
 
 async def test_temporary_failures_are_retried_until_delivered(
