@@ -163,12 +163,6 @@ class _Run:
         runtime = self.engine.runtime
         size = self.engine._batch_size(self.fanout)
         async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
-            # Members already targeted (a resumed fan-out) or met through an earlier BIN.
-            seen: set[uuid.UUID] = (
-                set()
-                if self.fresh
-                else await repository.targeted_members(reader, self.fanout.source_id, self.part)
-            )
             # The first rows leave at once, whatever their channels, so the first batch is
             # at a gateway within milliseconds; after that each channel fills whole batches,
             # a third as many gateway messages (and receipts) as cutting the stream by rows.
@@ -177,18 +171,16 @@ class _Run:
             held: list[tuple[Work, datetime]] = []
             now = datetime.now(UTC)
             urgent = self.fanout.priority == Priority.URGENT
-            async for rows in repository.stream_recipients(reader, self.fanout, self.part):
+            async for rows in repository.stream_recipients(
+                reader, self.fanout, self.part, resumed=not self.fresh
+            ):
                 for row in rows:
-                    member_id = row["member_id"]
-                    if member_id in seen:
-                        continue
-                    seen.add(member_id)
                     work = Work(
                         new_delivery_id(),
                         row["channel"],
                         row["language"],
                         row["address"],
-                        member_id,
+                        row["member_id"],
                         row["bin_id"],
                     )
                     wait = hold_until(

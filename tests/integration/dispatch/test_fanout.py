@@ -37,6 +37,20 @@ async def test_a_member_of_two_targeted_bins_is_alerted_once(
         assert progress["delivered"] == 10
 
 
+async def test_a_member_an_earlier_bin_cannot_reach_is_reached_through_a_later_one(
+    dispatch_system: SystemFactory,
+) -> None:
+    """The earlier BIN's plan (push) reaches none of its members; the same members are in a
+    later BIN whose plan (e-mail) does: they are alerted through that one, once."""
+    async with dispatch_system() as system:
+        north = await system.seed_bin(5, ["push"])
+        south = await system.seed_bin(5, ["email"])
+        await system.share_members(north, south)
+        alert_id = await system.issue_alert([north, south, north])
+        progress = await system.settled(alert_id, 10)
+        assert progress["channels"] == {"email": {"delivered": 10, "sent": 10}}
+
+
 async def test_many_alerts_at_once_each_reach_their_members_once(
     dispatch_system: SystemFactory,
 ) -> None:
