@@ -15,6 +15,7 @@ INSTALLED := $(VENV)/.installed
 
 # run and test install first when the pins changed, so a fresh clone needs no extra step.
 $(INSTALLED): requirements.lock pyproject.toml
+	@PYTHON=$(PYTHON) bash scripts/system-packages.sh run
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
@@ -29,9 +30,12 @@ lock: ## Re-pin every dependency from pyproject.toml into requirements.lock
 migrate: $(INSTALLED) ## Apply every service's SQL migrations to its own schema
 	@for service in $(SERVICES_WITH_DATABASE); do $(BIN)/python -m services.$$service migrate || exit 1; done
 
+# honcho gives each service a pipe, not the terminal, so BIN_LOG_FORMAT=auto would pick JSON:
+# on a terminal, make run asks for the readable console lines itself.
 run: migrate ## Run all services and the gateway simulator locally; Ctrl-C stops all
 	@echo "registry :8001  intake :8002  dispatch :8003  digest :8004  gateway simulator :8005"
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
+	@if [ -t 1 ]; then export BIN_LOG_FORMAT=$${BIN_LOG_FORMAT:-console}; fi; \
+		PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
 
 up: ## The whole system in containers (needs a Docker engine and the secrets in deploy/.env)
 	$(COMPOSE) up -d --build
@@ -39,30 +43,29 @@ up: ## The whole system in containers (needs a Docker engine and the secrets in 
 down: ## Stop the containers (volumes are kept; `docker compose ... down -v` drops them)
 	$(COMPOSE) down
 
-system-packages: ## The Debian packages the tests need (Chromium, Prometheus, Kannel, Postfix), when missing
-	@bash scripts/system-packages.sh
+system-packages: ## The Debian packages the tests need (Chromium, Prometheus, Kannel, Postfix, psql), when missing
+	@PYTHON=$(PYTHON) bash scripts/system-packages.sh test
 
-test: $(INSTALLED) system-packages ## The whole suite: unit, integration, e2e, faults, browser; installs what it needs
+test: system-packages $(INSTALLED) ## The whole suite: unit, integration, e2e, faults, browser; installs what it needs
 	$(BIN)/pytest
 
 test-unit: $(INSTALLED) ## Only the pure-logic tests (no broker, no database)
 	$(BIN)/pytest -m unit
 
-test-integration: $(INSTALLED) system-packages
+test-integration: system-packages $(INSTALLED)
 	$(BIN)/pytest -m integration
 
-test-e2e: $(INSTALLED) system-packages
+test-e2e: system-packages $(INSTALLED)
 	$(BIN)/pytest -m e2e
 
-test-browser: $(INSTALLED) system-packages ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
+test-browser: system-packages $(INSTALLED) ## The consoles in Debian's Chromium (apt-get install chromium); screenshots to docs/screenshots
 	$(BIN)/pytest -m browser
 
-test-faults: $(INSTALLED) system-packages ## Faults injected into the running services (part of `make test` too)
+test-faults: system-packages $(INSTALLED) ## Faults injected into the running services (part of `make test` too)
 	$(BIN)/pytest -m faults -s
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout
-	$(BIN)/python -m bench.dispatch_many_alerts
 	$(BIN)/python -m bench.progress_polling
 	$(BIN)/python -m bench.registry_import
 	$(BIN)/python -m bench.intake_load

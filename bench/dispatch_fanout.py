@@ -1,6 +1,12 @@
 """``make bench``: one urgent alert to 100,000 recipients across 200 BINs, mixed channels, the
 gateway simulator answering at once; with 1 and 2 dispatch replicas; and in the same run the
-Celery task-per-recipient baseline. Medians over several runs, JSON in bench/results/.
+Celery task-per-recipient baseline. Then a national alert (1,000,000 recipients in 500 BINs,
+one replica) and many alerts at once (bench/dispatch_many_alerts.py). Medians over several
+runs, JSON in bench/results/dispatch_fanout.json.
+
+``BENCH_FANOUT_CASES`` picks the cases (default ``standard,national,many_alerts``);
+``BENCH_NATIONAL_RECIPIENTS``, ``BENCH_NATIONAL_BINS`` and ``BENCH_NATIONAL_RUNS`` (2) shape
+the national one.
 
 Times are measured from the moment ``alert.issued.v1`` is published (what intake's outbox
 relay does right after the 202): to the first batch at the gateway, to every delivery handed
@@ -32,6 +38,8 @@ from bench.harness import (
     LOGS,
     BenchSystem,
     Processes,
+    backend_cpu,
+    backend_cpu_used,
     bench_system,
     free_port,
     medians,
@@ -53,6 +61,10 @@ REPLICAS = tuple(int(n) for n in os.environ.get("BENCH_REPLICAS", "1,2").split("
 # BIN_FANOUT_SLICES for the configurations of more than one replica (one replica: unsliced).
 # 2 measured 3 % faster to all receipts than 1 with 2 replicas (docs/dispatch.md); 4 no better.
 SLICES = int(os.environ.get("BENCH_SLICES", "2"))
+CASES = os.environ.get("BENCH_FANOUT_CASES", "standard,national,many_alerts").split(",")
+NATIONAL_RECIPIENTS = int(os.environ.get("BENCH_NATIONAL_RECIPIENTS", "1000000"))
+NATIONAL_BINS = int(os.environ.get("BENCH_NATIONAL_BINS", "500"))
+NATIONAL_RUNS = int(os.environ.get("BENCH_NATIONAL_RUNS", "2"))
 
 
 async def seed(
@@ -104,6 +116,7 @@ async def one_fanout(
     gateway_port: int,
     bins: list[uuid.UUID],
     alert_id: uuid.UUID | None = None,
+    recipients: int = RECIPIENTS,
 ) -> dict[str, float]:
     alert_id = alert_id or uuid.uuid4()
     event = AlertIssued.create(
@@ -121,7 +134,7 @@ async def one_fanout(
     # gateway's and the database's own clocks, not from when this loop looks.
     async with httpx.AsyncClient() as client:
         source: dict[str, float] = {}
-        while source.get("deliveries", 0) < RECIPIENTS:
+        while source.get("deliveries", 0) < recipients:
             if time.time() - started > 600:
                 raise RuntimeError(f"fan-out not at the gateway after 600 s: {source}")
             await asyncio.sleep(0.25)
@@ -137,7 +150,7 @@ async def one_fanout(
             alert_id,
         )
         assert row is not None
-        if row["delivered"] >= RECIPIENTS:
+        if row["delivered"] >= recipients:
             break
         if time.time() - started > 600:
             raise RuntimeError(f"receipts not recorded after 600 s: {dict(row)}")
@@ -147,7 +160,7 @@ async def one_fanout(
         "first_batch_seconds": source["first_batch_at"] - started,
         "all_handed_seconds": row["handed"].timestamp() - started,
         "all_receipts_seconds": receipts_at - started,
-        "deliveries_per_second": RECIPIENTS / (receipts_at - started),
+        "deliveries_per_second": recipients / (receipts_at - started),
     }
 
 
@@ -277,6 +290,59 @@ async def seeded_dispatch(
             await publisher.close()
 
 
+async def replica_runs(
+    bench: SeededDispatch, replicas: int, runs: int, recipients: int
+) -> dict[str, Any]:
+    """``runs`` fan-outs to every seeded BIN through ``replicas`` dispatch replicas: times,
+    CPU seconds in all and per 1,000 deliveries of each party, and each replica's peak RSS."""
+    processes, conn = bench.system.processes, bench.conn
+    database = bench.system.database_url.rsplit("/", 1)[1]
+    names = [f"dispatch-{n}" for n in range(replicas)]
+    slices = SLICES if replicas > 1 else 1
+    for name in names:
+        processes.start(
+            name, [sys.executable, "-m", "services.dispatch"], free_port(),
+            BIN_FANOUT_SLICES=str(slices),
+        )  # fmt: skip
+    try:
+        for name in names:
+            await processes.ready(name)
+        figures = []
+        for run in range(runs):
+            await settle(conn)
+            before, backends_before = cpu_used(processes, names), backend_cpu(database)
+            figures.append(
+                await one_fanout(
+                    bench.publisher, conn, bench.gateway_port, bench.bins, recipients=recipients
+                )
+            )
+            after, backends_after = cpu_used(processes, names), backend_cpu(database)
+            used = {k: after[k] - before[k] for k in after}
+            # The machine's PostgreSQL is shared: its own backends are what this run cost it.
+            used["cpu_postgres_own_backends_seconds"] = backend_cpu_used(
+                backends_before, backends_after
+            )
+            figures[-1].update({k: round(v, 2) for k, v in used.items()})
+            figures[-1].update(
+                {
+                    k.replace("_seconds", "_per_1000_deliveries"): round(v / (recipients / 1000), 4)
+                    for k, v in used.items()
+                }
+            )
+            say(f"  {replicas} replica(s), {slices} slice(s), run {run + 1}: {figures[-1]}")
+        return {
+            "recipients": recipients,
+            "bins": len(bench.bins),
+            "fanout_slices": slices,
+            "runs": figures,
+            "median": medians(figures),
+            "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
+        }
+    finally:
+        for name in names:
+            processes.stop(name)
+
+
 async def main() -> None:
     results: dict[str, Any] = {
         "recipients": RECIPIENTS,
@@ -284,39 +350,20 @@ async def main() -> None:
         "runs": RUNS,
         "machine": {"cpus": os.cpu_count()},
     }
-    async with seeded_dispatch() as bench:
-        system, processes, conn = bench.system, bench.system.processes, bench.conn
-        publisher, gateway_port, bins = bench.publisher, bench.gateway_port, bench.bins
-        for replicas in REPLICAS:
-            names = [f"dispatch-{n}" for n in range(replicas)]
-            slices = SLICES if replicas > 1 else 1
-            for name in names:
-                processes.start(
-                    name,
-                    [sys.executable, "-m", "services.dispatch"],
-                    free_port(),
-                    BIN_FANOUT_SLICES=str(slices),
+
+    def write() -> None:
+        RESULTS.write_text(json.dumps(results, indent=2))
+
+    if "standard" in CASES:
+        async with seeded_dispatch() as bench:
+            for replicas in REPLICAS:
+                results[f"dispatch_{replicas}_replica"] = await replica_runs(
+                    bench, replicas, RUNS, RECIPIENTS
                 )
-            for name in names:
-                await processes.ready(name)
-            runs = []
-            for run in range(RUNS):
-                await settle(conn)
-                before = cpu_used(processes, names)
-                runs.append(await one_fanout(publisher, conn, gateway_port, bins))
-                after = cpu_used(processes, names)
-                runs[-1].update({k: round(after[k] - before[k], 2) for k in after})
-                say(f"  {replicas} replica(s), {slices} slice(s), run {run + 1}: {runs[-1]}")
-            results[f"dispatch_{replicas}_replica"] = {
-                "fanout_slices": slices,
-                "runs": runs,
-                "median": medians(runs),
-                "peak_memory_mb": {n: round(processes.peak_memory_mb(n), 1) for n in names},
-            }
-            for name in names:
-                processes.stop(name)
-        say("celery baseline: one task per recipient")
-        results["celery_task_per_recipient"] = await celery_baseline(system.database_url, LOGS)
+            say("celery baseline: one task per recipient")
+            results["celery_task_per_recipient"] = await celery_baseline(
+                bench.system.database_url, LOGS
+            )
         celery = results["celery_task_per_recipient"]["median"]
         if celery:
             for replicas in REPLICAS:
@@ -324,8 +371,22 @@ async def main() -> None:
                 results[f"speedup_vs_celery_{replicas}_replica"] = round(
                     dispatch["deliveries_per_second"] / celery["tasks_per_second"], 1
                 )
-    RESULTS.write_text(json.dumps(results, indent=2))
-    say(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2)[:4000])
+        write()
+    if "national" in CASES:
+        say(f"national: one alert to {NATIONAL_RECIPIENTS} recipients in {NATIONAL_BINS} BINs")
+        async with seeded_dispatch(NATIONAL_RECIPIENTS, NATIONAL_BINS) as bench:
+            results["national"] = await replica_runs(bench, 1, NATIONAL_RUNS, NATIONAL_RECIPIENTS)
+        write()
+    if "many_alerts" in CASES:
+        # Imported here: that module builds on this one's seeding.
+        from bench import dispatch_many_alerts
+
+        results["many_alerts"] = {
+            case.label: await dispatch_many_alerts.one_case(case)
+            for case in dispatch_many_alerts.CASES
+        }
+        write()
+    say(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2)[:6000])
     say(f"written to {RESULTS}")
 
 

@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 
 from bench.dispatch_fanout import SeededDispatch, cpu_used, seeded_dispatch, settle
-from bench.harness import ROOT, cpu_seconds, free_port, medians, say
+from bench.harness import ROOT, backend_cpu, backend_cpu_used, free_port, medians, say
 from shared.events import AlertIssued, AlertIssuedData, Language
 
 RESULTS = ROOT / "bench" / "results" / "dispatch_many_alerts.json"
@@ -97,25 +97,6 @@ def machine_busy_seconds() -> float:
     """CPU time all cores of the machine spent on anything but idling and waiting for I/O."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     return (sum(fields) - fields[3] - fields[4]) / _TICKS
-
-
-def backend_cpu(database: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend connected to ``database``: the server is
-    shared (other benchmarks and test suites may use it meanwhile), these are ours alone.
-    PostgreSQL's own background work (WAL writer, checkpoints, autovacuum) is not in them."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if f" {database} " in title:
-            found[int(entry.name)] = cpu_seconds(int(entry.name))
-    return found
 
 
 def own_cpu_seconds() -> float:
@@ -270,7 +251,7 @@ async def one_run(bench: SeededDispatch, case: Case, run: int) -> dict[str, floa
         processes.stop(name)
     first_batches = [s["first_batch_at"] for s in sources]
     used = {k: after[k] - before[k] for k in after}
-    own_backends = sum(t - backends_before.get(pid, 0.0) for pid, t in backends_after.items())
+    own_backends = backend_cpu_used(backends_before, backends_after)
     thousands = case.deliveries / 1000
     # What the machine's cores did besides this benchmark's processes and the two servers:
     # other work on a shared machine, which the times above then include.

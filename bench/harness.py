@@ -62,6 +62,8 @@ async def bench_system(**extra_env: str) -> AsyncIterator[BenchSystem]:
         "BIN_TOPOLOGY_PREFIX": prefix,
         "BIN_LOG_LEVEL": "WARNING",
         "BIN_LOG_FORMAT": "json",
+        # The development secrets and console cookie (shared.safeguards), as for make run.
+        "BIN_ENVIRONMENT": "development",
         **extra_env,
     }
     processes = Processes(env, LOGS)
@@ -163,6 +165,31 @@ def server_cpu_seconds() -> dict[str, float]:
             if comm == name:
                 totals[server] += cpu_seconds(int(entry.name))
     return totals
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to ``database``: the server is
+    shared (other benchmarks and test suites may use it meanwhile), these are ours alone.
+    PostgreSQL's own background work (WAL writer, checkpoints, autovacuum) is not in them."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f" {database} " in title:
+            found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found
+
+
+def backend_cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """What the backends of two :func:`backend_cpu` readings used in between (a backend
+    that started meanwhile counts in full, one that ended not at all)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 def free_port() -> int:
