@@ -87,6 +87,29 @@ async def test_copies_of_one_alert_at_once_reach_each_member_once(
         assert rows == 30
 
 
+async def test_a_small_alert_does_not_wait_for_a_large_one_under_way(
+    dispatch_system: SystemFactory,
+) -> None:
+    """Alerts fan out side by side: a 20-member alert issued while a 20,000-member alert is
+    being fanned out is delivered before the large one has finished."""
+    async with dispatch_system() as system:
+        large_bins = [await system.seed_bin(2_000, ["sms"]) for _ in range(10)]
+        small_bin = await system.seed_bin(20, ["sms"])
+        large = await system.issue_alert(large_bins)
+
+        async def large_under_way() -> bool:
+            found = await system.progress(large)
+            return found is not None and found["targeted"] > 0
+
+        await eventually(large_under_way, timeout=20, interval=0.02)
+        small = await system.issue_alert([small_bin])
+        await system.settled(small, 20, timeout=30)
+        large_progress = await system.progress(large)
+        assert large_progress is not None
+        assert large_progress["delivered"] < 20_000, "the small alert waited for the large one"
+        await system.settled(large, 20_000, timeout=120)
+
+
 async def test_temporary_failures_are_retried_until_delivered(
     dispatch_system: SystemFactory,
 ) -> None:
