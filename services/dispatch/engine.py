@@ -162,7 +162,12 @@ class _Run:
     async def stream_new(self) -> None:
         runtime = self.engine.runtime
         size = self.engine._batch_size(self.fanout)
-        async with runtime.pool.acquire() as reader, reader.transaction(readonly=True):
+        # One snapshot for the first BIN's query and the other BINs' (repository.FIRST_BIN):
+        # a member joining the first BIN between the two would be in neither.
+        async with (
+            runtime.pool.acquire() as reader,
+            reader.transaction(readonly=True, isolation="repeatable_read"),
+        ):
             # The first rows leave at once, whatever their channels, so the first batch is
             # at a gateway within milliseconds; after that each channel fills whole batches,
             # a third as many gateway messages (and receipts) as cutting the stream by rows.
