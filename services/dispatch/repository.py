@@ -311,8 +311,8 @@ RETURNING delivery_id, source_id, member_id, bin_id, channel, attempts, detail, 
 # Fallback: for members whose delivery failed permanently, a new delivery on the next
 # channel of the plan they can be reached on (the lateral pick skips channels tried).
 INSERT_FALLBACKS = f"""
-INSERT INTO delivery (delivery_id, source_id, member_id, bin_id, channel, language)
-SELECT gen_random_uuid(), $1, failed.member_id, failed.bin_id, pick.channel, r.language
+INSERT INTO delivery (delivery_id, source_id, member_id, bin_id, channel, language, fallback)
+SELECT gen_random_uuid(), $1, failed.member_id, failed.bin_id, pick.channel, r.language, true
 FROM unnest($2::uuid[]) AS failed_id(delivery_id)
 JOIN delivery failed ON failed.delivery_id = failed_id.delivery_id
 JOIN recipient r ON r.member_id = failed.member_id
@@ -336,21 +336,17 @@ SELECT f.source_id, b.bin_id, b.police_zone, b.municipality
 FROM fanout f CROSS JOIN unnest(f.bin_ids) AS t(bin_id) JOIN bin_projection b USING (bin_id)
 WHERE f.source_id = ANY($1::uuid[])
 """
+# Per state, the deliveries and the members they are the first delivery of (fallbacks are a
+# member's later ones: migration 014).
 SELECT_PROGRESS = """
-SELECT source_id, channel, status, count(*) AS deliveries
+SELECT source_id, channel, status, count(*) AS deliveries,
+       count(*) FILTER (WHERE NOT fallback) AS members
 FROM delivery WHERE source_id = ANY($1::uuid[]) GROUP BY source_id, channel, status
 """
 # Handed to the gateways, retries included: one row per confirmed gateway message.
 SELECT_SENT = """
 SELECT source_id, channel, sum(deliveries)::int AS sent FROM fanout_batch
 WHERE source_id = ANY($1::uuid[]) GROUP BY source_id, channel
-"""
-SELECT_MEMBER_OUTCOMES = """
-SELECT source_id,
-       count(DISTINCT member_id) AS targeted,
-       count(DISTINCT member_id) FILTER (WHERE status = 'delivered') AS delivered,
-       count(DISTINCT member_id) FILTER (WHERE status = 'failed') AS failed
-FROM delivery WHERE source_id = ANY($1::uuid[]) GROUP BY source_id
 """
 
 
@@ -712,23 +708,24 @@ async def progress_of(
         if not statuses:
             return {}
         by_channel: dict[uuid.UUID, dict[str, dict[str, int]]] = {i: {} for i in statuses}
+        members = {i: {"targeted": 0, "delivered": 0, "failed": 0} for i in statuses}
         for row in await conn.fetch(SELECT_PROGRESS, ids):
-            channels = by_channel[row["source_id"]]
-            channels.setdefault(row["channel"], {})[row["status"]] = row["deliveries"]
+            source_id, status, deliveries = row["source_id"], row["status"], row["deliveries"]
+            by_channel[source_id].setdefault(row["channel"], {})[status] = deliveries
+            counts = members[source_id]
+            counts["targeted"] += row["members"]
+            # At most one delivered and one failed delivery per member (migration 014).
+            if status in ("delivered", "failed"):
+                counts[status] += deliveries
         for row in await conn.fetch(SELECT_SENT, ids):
             by_channel[row["source_id"]].setdefault(row["channel"], {})["sent"] = row["sent"]
-        members: dict[uuid.UUID, dict[str, int]] = {
-            r["source_id"]: {k: r[k] for k in ("targeted", "delivered", "failed")}
-            for r in await conn.fetch(SELECT_MEMBER_OUTCOMES, ids)
-        }
         bins: dict[uuid.UUID, list[Any]] = {i: [] for i in statuses}
         if with_bins:
             for row in await conn.fetch(SELECT_FANOUT_BINS, ids):
                 bins[row["source_id"]].append(row)
-    empty = {"targeted": 0, "delivered": 0, "failed": 0}
     return {
         source_id: FanoutProgress(
-            status, bins[source_id], by_channel[source_id], members.get(source_id, empty)
+            status, bins[source_id], by_channel[source_id], members[source_id]
         )
         for source_id, status in statuses.items()
     }
