@@ -152,6 +152,7 @@ async def one_run(bench: SeededDispatch, case: Case, run: int) -> dict[str, floa
     processes, conn, port = bench.system.processes, bench.conn, bench.gateway_port
     database = bench.system.database_url.rsplit("/", 1)[1]
     await settle(conn)
+    own_pid = await conn.fetchval("SELECT pg_backend_pid()")
     name = f"dispatch-{case.label}-run{run}"
     processes.start(
         name,
@@ -187,7 +188,7 @@ async def one_run(bench: SeededDispatch, case: Case, run: int) -> dict[str, floa
         async with httpx.AsyncClient(timeout=30) as client:
             sent_before = await gateway_sent(client, port)
             before = cpu_used(processes, [name])
-            backends_before = backend_cpu(database)
+            backends_before = backend_cpu(database, but=own_pid)
             busy_before, driver_before = machine_busy_seconds(), own_cpu_seconds()
             confirmed: dict[uuid.UUID, float] = {}
 
@@ -218,7 +219,7 @@ async def one_run(bench: SeededDispatch, case: Case, run: int) -> dict[str, floa
 
             await until_reached("receipts recorded", receipted, case.deliveries, 1.0, alive)
             after = cpu_used(processes, [name])
-            backends_after = backend_cpu(database)
+            backends_after = backend_cpu(database, but=own_pid)
             busy = machine_busy_seconds() - busy_before
             driver = own_cpu_seconds() - driver_before
             ended = time.time()

@@ -167,9 +167,10 @@ def server_cpu_seconds() -> dict[str, float]:
     return totals
 
 
-def backend_cpu(database: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend connected to ``database``: the server is
-    shared (other benchmarks and test suites may use it meanwhile), these are ours alone.
+def backend_cpu(database: str, but: int | None = None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to ``database`` except the
+    one of pid ``but`` (the benchmark's own, watching progress): the server is shared (other
+    benchmarks and test suites may use it meanwhile), these are the system's alone.
     PostgreSQL's own background work (WAL writer, checkpoints, autovacuum) is not in them."""
     found = {}
     for entry in Path("/proc").iterdir():
@@ -181,7 +182,7 @@ def backend_cpu(database: str) -> dict[int, float]:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if f" {database} " in title:
+        if f" {database} " in title and int(entry.name) != but:
             found[int(entry.name)] = cpu_seconds(int(entry.name))
     return found
 
