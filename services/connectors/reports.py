@@ -8,7 +8,6 @@ report is committed, so an adapter acknowledges upstream only what is durable.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from services.connectors.domain.address_key import address_key
 from services.connectors.ledger import Receipt
 from services.connectors.ports import DeliveryReport, InboundReply
 from services.connectors.receipts import enqueue_receipts, reply_event
+from shared.coalesce import Coalescer, no_results
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
 
@@ -38,54 +38,31 @@ class LedgerSink:
         self.runtime = runtime
         self.address_secret = address_secret
         self.reply_window = reply_window
-        self.linger = linger
-        self.max_batch = max_batch
-        self._waiting: list[tuple[str, Sequence[DeliveryReport], asyncio.Future[None]]] = []
-        self._count = 0
-        self._full = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
+        self._reports: Coalescer[tuple[str, Sequence[DeliveryReport]], None] = Coalescer(
+            self._flush,
+            name="report flush",
+            linger=linger,
+            max_weight=max_batch,
+            weight=lambda item: len(item[1]),
+        )
 
     async def reports(self, provider: str, reports: Sequence[DeliveryReport]) -> None:
-        if not reports:
-            return
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((provider, reports, done))
-        self._count += len(reports)
-        if self._count >= self.max_batch:
-            self._full.set()
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="report flush")
-        await done
+        if reports:
+            await self._reports.submit((provider, reports))
 
-    async def _flush(self) -> None:
-        try:
-            async with asyncio.timeout(self.linger):
-                await self._full.wait()
-        except TimeoutError:
-            pass
-        batch, self._waiting, self._count = self._waiting, [], 0
-        self._full.clear()
+    async def _flush(self, batch: list[tuple[str, Sequence[DeliveryReport]]]) -> list[None]:
         try:
             receipts = await self._record(batch)
-        except Exception as error:  # noqa: BLE001
-            log.warning("reports not recorded", reports=sum(len(r) for _, r, _ in batch),
+        except Exception as error:
+            log.warning("reports not recorded", reports=sum(len(r) for _, r in batch),
                         error=repr(error))  # fmt: skip
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-        else:
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
-            observe(receipts)
-        if self._waiting and (self._flusher is None or self._flusher is asyncio.current_task()):
-            self._flusher = asyncio.create_task(self._flush(), name="report flush")
+            raise
+        observe(receipts)
+        return no_results(len(batch))
 
-    async def _record(
-        self, batch: list[tuple[str, Sequence[DeliveryReport], asyncio.Future[None]]]
-    ) -> list[Receipt]:
+    async def _record(self, batch: list[tuple[str, Sequence[DeliveryReport]]]) -> list[Receipt]:
         by_provider: dict[str, list[DeliveryReport]] = {}
-        for provider, reports, _ in batch:
+        for provider, reports in batch:
             by_provider.setdefault(provider, []).extend(reports)
         receipts: list[Receipt] = []
         async with self.runtime.pool.acquire() as conn, conn.transaction():
