@@ -27,6 +27,7 @@ from services.dispatch.domain.retry import DeliveryRetryPolicy
 from services.dispatch.engine import FanoutEngine, new_delivery_id
 from services.dispatch.progress import ProgressAnnouncer
 from services.dispatch.repository import Fanout, Work
+from shared import crash_points
 from shared import topology as topo
 from shared.events import (
     AlertIssued,
@@ -248,27 +249,42 @@ async def handle_bulk_event(event: BulkEvent, deps: DispatchDeps) -> None:
     await start_fanout(fanout, event.correlationid, deps)
 
 
+# Where a replica dying after the receipts' commit used to leave a member pending for good
+# (tests arm it: shared/crash_points.py).
+AFTER_RECEIPTS_COMMITTED = "dispatch.after-receipts-committed"
+
+
 async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
     confirmations: list[tuple[Fanout, Work]] = []
+    fallbacks: list[tuple[Fanout, list[Work]]] = []
+    failed: list[Any] = []
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await inbox.claim(conn, topo.DISPATCH_RECEIPTS.name, event.id):
             return
         updated = await repository.apply_receipts(conn, event.data.receipts)
+        permanent = [r for r in updated if r["status"] == DeliveryOutcome.PERMANENT_FAILURE]
+        if permanent:
+            # Decided with the receipts, in their transaction: a replica dying after the
+            # commit leaves the fallbacks written and unsent, which the sweeper sends, and
+            # the members no channel reaches failed and announced (the outbox).
+            fallbacks, failed = await _plan_fallbacks(conn, permanent, event.correlationid, deps)
         if event.data.replies:
             confirmations = await _handle_replies(conn, event, deps)
+    crash_points.reached(AFTER_RECEIPTS_COMMITTED)
     # Counted per outcome first: a label lookup per receipt cost more than the counting.
     for outcome, count in Counter(r.outcome.value for r in event.data.receipts).items():
         metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, outcome).inc(count)
     deps.progress.changed(r["source_id"] for r in updated)
     temporary = [r for r in updated if r["status"] == DeliveryOutcome.TEMPORARY_FAILURE]
-    permanent = [r for r in updated if r["status"] == DeliveryOutcome.PERMANENT_FAILURE]
     if temporary:
         await _schedule_retries(temporary, event.correlationid, deps)
-    if permanent:
-        await _fall_back(permanent, event.correlationid, deps)
+    for fanout, fallback_work in fallbacks:
+        await deps.engine.send_work(fanout, fallback_work, event.correlationid)
+    if failed:
+        await _dead_letter(failed, NO_CHANNEL_LEFT, event.correlationid, deps)
     # Written and committed above: a confirmation lost here is sent again by the sweeper.
-    for fanout, work in confirmations:
-        await deps.engine.send_work(fanout, [work], event.correlationid)
+    for fanout, confirmation in confirmations:
+        await deps.engine.send_work(fanout, [confirmation], event.correlationid)
 
 
 async def _handle_replies(
@@ -367,30 +383,39 @@ async def _schedule_retries(rows: list[Any], correlation_id: str, deps: Dispatch
         await _fail(exhausted, "retries exhausted", correlation_id, deps)
 
 
-async def _fall_back(rows: list[Any], correlation_id: str, deps: DispatchDeps) -> None:
+NO_CHANNEL_LEFT = "no channel left in the communication plan"
+
+
+async def _plan_fallbacks(
+    conn: Any, rows: list[Any], correlation_id: str, deps: DispatchDeps
+) -> tuple[list[tuple[Fanout, list[Work]]], list[Any]]:
+    """For deliveries that failed for good: the next channel of the plan for each member,
+    written as new deliveries, and the members no further channel reaches marked failed;
+    inside the caller's transaction. Returns the work to send and the failed rows to
+    dead-letter once committed."""
     by_source: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for row in rows:
         by_source[row["source_id"]].append(row["delivery_id"])
         metrics.FALLBACKS.labels(row["channel"]).inc()
+    to_send: list[tuple[Fanout, list[Work]]] = []
+    no_channel_left: list[uuid.UUID] = []
     for source_id, failed_ids in by_source.items():
-        async with deps.pool.acquire() as conn:
-            fanout = await repository.get_fanout(conn, source_id)
-            if fanout is None or fanout.status == "cancelled":
-                continue
-            fallbacks = await repository.insert_fallbacks(conn, fanout, failed_ids)
-            reached = {r["member_id"] for r in fallbacks}
-            owners = await repository.delivery_owners(conn, failed_ids)
-            work = await repository.unsent_work(conn, source_id)
-        new_ids = {r["delivery_id"] for r in fallbacks}
-        await deps.engine.send_work(
-            fanout, [w for w in work if w.delivery_id in new_ids], correlation_id
-        )
-        # Members no further channel reaches: this delivery has failed for good.
-        no_channel_left = [o["delivery_id"] for o in owners if o["member_id"] not in reached]
-        if no_channel_left:
-            await _fail(
-                no_channel_left, "no channel left in the communication plan", correlation_id, deps
-            )
+        fanout = await repository.get_fanout(conn, source_id)
+        if fanout is None or fanout.status == "cancelled":
+            continue
+        fallbacks = await repository.insert_fallbacks(conn, fanout, failed_ids)
+        reached = {r["member_id"] for r in fallbacks}
+        owners = await repository.delivery_owners(conn, failed_ids)
+        if fallbacks:
+            work = await repository.work_of(conn, [r["delivery_id"] for r in fallbacks])
+            to_send.append((fanout, work))
+        no_channel_left += [o["delivery_id"] for o in owners if o["member_id"] not in reached]
+    failed = (
+        await _record_failed(conn, no_channel_left, NO_CHANNEL_LEFT, correlation_id, deps)
+        if no_channel_left
+        else []
+    )
+    return to_send, failed
 
 
 async def _fail(
@@ -399,25 +424,42 @@ async def _fail(
     """Marks deliveries failed, announces delivery.failed.v1 and dead-letters each with its
     history, from where an operator can replay it."""
     async with deps.pool.acquire() as conn, conn.transaction():
-        failed = await repository.mark_failed(conn, delivery_ids)
-        await deps.runtime.enqueue(
-            conn,
-            [
-                DeliveryFailed.create(
-                    source=SOURCE,
-                    correlation_id=correlation_id,
-                    data=DeliveryFailedData(
-                        delivery_id=row["delivery_id"],
-                        source_id=row["source_id"],
-                        bin_id=row["bin_id"],
-                        channel=row["channel"],
-                        attempts=row["attempts"],
-                        reason=reason,
-                    ),
-                )
-                for row in failed
-            ],
-        )
+        failed = await _record_failed(conn, delivery_ids, reason, correlation_id, deps)
+    await _dead_letter(failed, reason, correlation_id, deps)
+
+
+async def _record_failed(
+    conn: Any, delivery_ids: list[uuid.UUID], reason: str, correlation_id: str, deps: DispatchDeps
+) -> list[Any]:
+    """Marks deliveries failed and puts delivery.failed.v1 in the outbox, inside the
+    caller's transaction; returns the rows marked."""
+    failed = await repository.mark_failed(conn, delivery_ids)
+    await deps.runtime.enqueue(
+        conn,
+        [
+            DeliveryFailed.create(
+                source=SOURCE,
+                correlation_id=correlation_id,
+                data=DeliveryFailedData(
+                    delivery_id=row["delivery_id"],
+                    source_id=row["source_id"],
+                    bin_id=row["bin_id"],
+                    channel=row["channel"],
+                    attempts=row["attempts"],
+                    reason=reason,
+                ),
+            )
+            for row in failed
+        ],
+    )
+    return failed
+
+
+async def _dead_letter(
+    failed: list[Any], reason: str, correlation_id: str, deps: DispatchDeps
+) -> None:
+    """A copy of each failed delivery, with its history, in the redeliveries' dead-letter
+    queue, from where an operator replays it."""
     channel = await deps.runtime.publisher.channel()
     for row in failed:
         metrics.DELIVERIES_FAILED.labels(row["channel"]).inc()

@@ -251,6 +251,14 @@ WHERE d.source_id = $1 AND d.status = 'queued'
        OR NOT EXISTS (SELECT 1 FROM fanout_batch b WHERE b.batch_id = d.batch_id))
   AND (d.hold_until IS NULL OR d.hold_until <= now())
 """
+# The work of given deliveries (fallbacks just written).
+SELECT_WORK = """
+SELECT d.delivery_id, d.channel, d.language, d.member_id,
+       CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      ELSE r.phones[1] END AS address
+FROM delivery d JOIN recipient r ON r.member_id = d.member_id
+WHERE d.delivery_id = ANY($1::uuid[])
+"""
 # A resumed slice re-sends its own members' unsent work only: another slice's is in the hands
 # of that slice's replica, which records it once confirmed.
 SELECT_UNSENT_SLICE_WORK = (
@@ -676,6 +684,10 @@ async def insert_fallbacks(
             INSERT_FALLBACKS, fanout.source_id, list(failed_ids), fanout.channels, fanout.priority
         )
     )
+
+
+async def work_of(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> list[Work]:
+    return [_work(r) for r in await conn.fetch(SELECT_WORK, list(delivery_ids))]
 
 
 async def delivery_owners(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> list[Any]:

@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 from aio_pika.abc import AbstractRobustConnection
 
+from services.dispatch.handlers import AFTER_RECEIPTS_COMMITTED
+from services.dispatch.sweeper import Sweeper
+from shared import crash_points
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
 from tests.helpers import drain, eventually
@@ -140,6 +143,37 @@ async def test_permanent_failure_falls_back_to_the_next_channel_of_the_plan(
             "sms": {"permanent_failure": 50, "sent": 50},
             "voice": {"delivered": 50, "sent": 50},
         }
+
+
+async def test_a_replica_dying_right_after_a_permanent_failure_still_falls_back(
+    dispatch_system: SystemFactory,
+) -> None:
+    """Dispatch stops dead right after committing permanent failures (an armed crash
+    point): the fallbacks were written in that transaction, unsent, and the sweeper sends
+    them. Before, the fallback was decided after the commit and the members stayed pending."""
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(6, ["sms", "voice"])
+        crash_points.arm(AFTER_RECEIPTS_COMMITTED)
+        try:
+            alert_id = await system.issue_alert([bin_id])
+
+            async def fallbacks_written() -> int | None:
+                async with system.dispatch.pool.acquire() as conn:
+                    count: int = await conn.fetchval(
+                        "SELECT count(*) FROM delivery WHERE source_id = $1 AND fallback",
+                        alert_id,
+                    )
+                return count if count == 6 else None
+
+            await eventually(fallbacks_written, timeout=20, interval=0.1)
+            progress = await system.progress(alert_id)
+            assert progress is not None and progress["channels"]["voice"] == {"queued": 6}
+        finally:
+            crash_points.disarm(AFTER_RECEIPTS_COMMITTED)
+        sweeper = Sweeper(system.dispatch, system.dispatch_engine, stuck_after=0)
+        assert await sweeper.sweep_once() == 6
+        progress = await system.settled(alert_id, 6)
+        assert progress["channels"]["voice"] == {"delivered": 6, "sent": 6}
 
 
 async def test_no_channel_left_ends_in_the_dead_letter_queue_and_replays(
