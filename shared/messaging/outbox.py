@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
+import aio_pika.exceptions
 import asyncpg
+from aio_pika.exceptions import ChannelNotFoundEntity
 from asyncpg.pool import PoolConnectionProxy
 
 from shared import metrics
@@ -34,11 +37,29 @@ VALUES ($1, $2, $3, $4, $5, $6)
 OUTBOX_COLUMNS = ("event_id", "event_type", "exchange", "routing_key", "body", "correlation_id")
 COPY_THRESHOLD = 50
 NOTIFY = "SELECT pg_notify($1, '')"
+# Rows whose last attempt failed for want of their exchange wait for their next attempt
+# (migration 003), so they hold up no other.
 CLAIM_PENDING = """
-SELECT position, event_id, event_type, exchange, routing_key, body, correlation_id
-FROM outbox ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED
+SELECT position, event_id, event_type, exchange, routing_key, body, correlation_id, attempts
+FROM outbox WHERE next_attempt_at IS NULL OR next_attempt_at <= now()
+ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 DELETE_RELAYED = "DELETE FROM outbox WHERE position = ANY($1::bigint[])"
+POSTPONE = """
+UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + $2::interval,
+                  last_error = $3
+WHERE position = $1
+"""
+# A row that cannot be published is tried again after 5 s, 10 s, 20 s, ... at most an hour.
+POSTPONE_FIRST_SECONDS = 5.0
+POSTPONE_MAX_SECONDS = 3600.0
+
+
+def postponement(attempts: int) -> timedelta:
+    """How long a row waits after its ``attempts``-th failed attempt (counted from 0)."""
+    return timedelta(seconds=min(POSTPONE_MAX_SECONDS, POSTPONE_FIRST_SECONDS * 2**attempts))
+
+
 COUNT_PENDING = "SELECT count(*) FROM outbox"
 
 
@@ -141,11 +162,47 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_PENDING.set(0)
                 return 0
-            await asyncio.gather(*(self._publish(row) for row in rows))
-            await conn.execute(DELETE_RELAYED, [row["position"] for row in rows])
-        for row in rows:
+            try:
+                await asyncio.gather(*(self._publish(row) for row in rows))
+                published = list(rows)
+            except aio_pika.exceptions.AMQPChannelError:
+                # One row's exchange missing closes the channel under the whole batch (the
+                # others then fail as closed): one at a time, to tell that row from the rest.
+                # Rows the broker had confirmed already go out twice; inboxes drop copies.
+                published = await self._one_by_one(conn, rows)
+            await conn.execute(DELETE_RELAYED, [row["position"] for row in published])
+        for row in published:
             metrics.OUTBOX_PUBLISHED.labels(row["exchange"]).inc()
-        return len(rows)
+        return len(published)
+
+    async def _one_by_one(
+        self, conn: Connection, rows: list[asyncpg.Record]
+    ) -> list[asyncpg.Record]:
+        """Publishes rows in order; a row whose exchange is missing is postponed (it stays
+        in the outbox, with the error); any other error ends the batch, keeping what went out
+        before it."""
+        published = []
+        for row in rows:
+            try:
+                await self._publish(row)
+            except Exception as error:  # noqa: BLE001 - logged; the rest waits for the next round
+                if not isinstance(error, ChannelNotFoundEntity):
+                    metrics.OUTBOX_RELAY_ERRORS.inc()
+                    log.warning("outbox relay failed, will retry", error=repr(error))
+                    break
+                metrics.OUTBOX_RELAY_ERRORS.inc()
+                log.warning(
+                    "outbox event not published: its exchange is missing; postponed",
+                    event_type=row["event_type"],
+                    exchange=row["exchange"],
+                    attempts=row["attempts"] + 1,
+                )
+                await conn.execute(
+                    POSTPONE, row["position"], postponement(row["attempts"]), repr(error)[:500]
+                )
+                continue
+            published.append(row)
+        return published
 
     async def _publish(self, row: asyncpg.Record) -> None:
         await self.publisher.publish_raw(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -129,6 +130,8 @@ async def test_migrations_apply_once_and_refuse_an_edited_one(
     schema = f"probe_{uuid.uuid4().hex[:8]}"
     assert await apply_migrations(database_url, schema, tmp_path) == [
         "shared/001_messaging",
+        "shared/002_inbox_received_index",
+        "shared/003_outbox_retry",
         "service/001_init",
     ]
     assert await apply_migrations(database_url, schema, tmp_path) == []
@@ -153,3 +156,49 @@ async def test_a_failing_migration_leaves_nothing_half_applied(
         assert await conn.fetchval("SELECT to_regclass($1)", f"{schema}.half") is None
     finally:
         await conn.close()
+
+
+async def test_an_event_whose_exchange_is_missing_holds_up_no_other(
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, amqp: AbstractRobustConnection
+) -> None:
+    """Head of line: the first row names an exchange that does not exist. The rows after it
+    go out; it stays in the outbox, postponed, with the broker's error."""
+    stuck, after = alert("stuck"), alert("after")
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, publisher.topology, schema, [stuck, after])
+        await conn.execute(
+            "UPDATE outbox SET exchange = 'no-such-exchange' WHERE event_id = $1", stuck.id
+        )
+    relay = OutboxRelay(pool, publisher, schema, batch_size=10)
+    assert await relay.relay_once() == 1
+    channel = await amqp.channel()
+    received = await eventually(lambda: drain(channel, publisher.topology.queue_name(SPEC.name)))
+    assert [AlertIssued.model_validate_json(m.body) for m in received] == [after]
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT attempts, next_attempt_at > now() AS later, last_error FROM outbox"
+        )
+    assert row is not None and row["attempts"] == 1 and row["later"]
+    assert "NOT_FOUND" in row["last_error"]
+    # Postponed: the next rounds do not try it again before its time.
+    assert await relay.relay_once() == 0
+    assert await relay.pending() == 1
+
+
+async def test_old_inbox_claims_are_pruned_in_batches_and_recent_ones_kept(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO inbox (consumer, event_id, received_at) "
+            "SELECT 'probe', gen_random_uuid(), now() - interval '8 days' "
+            "FROM generate_series(1, 2500)"
+        )
+        recent = uuid.uuid4()
+        assert await inbox.claim(conn, "probe", recent)
+    assert await inbox.prune(pool, timedelta(days=7), batch=1000) == 2500
+    async with pool.acquire() as conn:
+        kept = [r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")]
+        # A copy of the recent event still finds its claim.
+        assert not await inbox.claim(conn, "probe", recent)
+    assert kept == [recent]
