@@ -283,8 +283,8 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
     if failed:
         await _dead_letter(failed, NO_CHANNEL_LEFT, event.correlationid, deps)
     # Written and committed above: a confirmation lost here is sent again by the sweeper.
-    for fanout, confirmation in confirmations:
-        await deps.engine.send_work(fanout, [confirmation], event.correlationid)
+    for fanout, reply_work in confirmations:
+        await deps.engine.send_work(fanout, [reply_work], event.correlationid)
 
 
 async def _handle_replies(
