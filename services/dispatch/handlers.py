@@ -184,7 +184,8 @@ async def handle_slice_due(event: FanoutSliceDue, deps: DispatchDeps) -> None:
             return
         if await repository.slice_done(conn, data.source_id, part):
             return
-        report = await deps.engine.run(fanout, event.correlationid, part)
+        fresh = not await repository.slice_begun(conn, data.source_id, part)
+        report = await deps.engine.run(fanout, event.correlationid, part, fresh=fresh)
         await repository.finish_slice(conn, data.source_id, part)
     log.info(
         "fanned out slice",

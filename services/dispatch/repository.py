@@ -188,10 +188,16 @@ CASE pick.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
 STREAM_RECIPIENTS = f"""
 SELECT m.member_id, m.bin_id, r.language, pick.channel, {_ADDRESS} AS address,
        r.quiet_from, r.quiet_until, r.paused_until, b.urgent_overrides_quiet
-FROM unnest($1::uuid[]) WITH ORDINALITY AS t(bin_id, ord)
-JOIN membership m ON m.bin_id = t.bin_id
+-- The BINs with their plans first, on their own (OFFSET 0: planned apart), so their plans are
+-- joined once per BIN, not once per member: a slice's filter on members made the planner
+-- expect a few hundred rows and loop over every BIN for each of 200,000 members (99 million
+-- comparisons, 10 s).
+FROM (SELECT t.bin_id, t.ord, b.urgent_channels, b.news_channels, b.urgent_overrides_quiet
+      FROM unnest($1::uuid[]) WITH ORDINALITY AS t(bin_id, ord)
+      JOIN bin_projection b ON b.bin_id = t.bin_id
+      OFFSET 0) AS b
+JOIN membership m ON m.bin_id = b.bin_id
 JOIN recipient r ON r.member_id = m.member_id
-JOIN bin_projection b ON b.bin_id = t.bin_id
 {_pick_channel("$2", "$3")}
 WHERE (r.suspended_until IS NULL OR r.suspended_until <= now())
   -- Unsubscribed from the digest (the member's preferences page): every other kind still goes.
@@ -199,7 +205,7 @@ WHERE (r.suspended_until IS NULL OR r.suspended_until <= now())
   AND NOT EXISTS (
       SELECT 1 FROM membership other JOIN bin_projection ob ON ob.bin_id = other.bin_id
       WHERE other.member_id = m.member_id AND other.bin_id <> m.bin_id
-        AND other.bin_id = ANY(($1::uuid[])[1:t.ord - 1])
+        AND other.bin_id = ANY(($1::uuid[])[1:b.ord - 1])
         AND EXISTS (SELECT 1 FROM {_plan_channels("$2", "$3", "ob")} WHERE {_reaches("$3")}))
   AND NOT ($5::uuid IS NOT NULL AND EXISTS (
       SELECT 1 FROM delivery d WHERE d.source_id = $5 AND d.member_id = m.member_id))
@@ -208,6 +214,13 @@ STREAM_CHUNK_ROWS = 1000
 # A member's slice of a sliced fan-out (domain/slices.py): a stable hash of the member id,
 # made non-negative by masking (abs() of the smallest int4 overflows).
 SLICE_OF = "(hashtext({member}::text) & 2147483647) % {count} = {index}"
+# Whether a slice has begun (a replica fanned part of it out before): if not, it has nothing
+# to resume and its members need no check against deliveries already made.
+SELECT_SLICE_BEGUN = (
+    "SELECT EXISTS (SELECT 1 FROM delivery WHERE source_id = $1 AND "
+    + SLICE_OF.format(member="member_id", count="$2", index="$3")
+    + ")"
+)
 # The members of one slice only; $6 slices, $7 this slice.
 STREAM_SLICE_RECIPIENTS = (
     STREAM_RECIPIENTS + "  AND " + SLICE_OF.format(member="m.member_id", count="$6", index="$7")
@@ -217,8 +230,8 @@ STREAM_SLICE_RECIPIENTS = (
 # of a national alert, measured on 1,000,000 members); asked for one BIN, it looks its
 # members up by index and the first 500 rows come in ~10 ms, while the other BINs' query
 # keeps the hash plan, which reads them all twice as fast as looking them up one by one.
-FIRST_BIN = "  AND t.ord = 1\n"
-OTHER_BINS = "  AND t.ord > 1\n"
+FIRST_BIN = "  AND b.ord = 1\n"
+OTHER_BINS = "  AND b.ord > 1\n"
 # Planning the query for its parameters took ~1 ms of PostgreSQL's CPU per fan-out, more than
 # reading a 50-member BIN (0.6 ms): one BIN's members are read with the statement's generic
 # plan (index lookups, right for a BIN of any size), the other BINs' with a plan made for
@@ -525,6 +538,10 @@ async def wait_for_slice_lock(
     ``timeout_seconds``, the lock_timeout for the rest of the transaction."""
     await conn.execute(SET_LOCK_TIMEOUT, f"{int(timeout_seconds * 1000)}ms")
     await conn.execute(LOCK_SLICE, source_id, part.index)
+
+
+async def slice_begun(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:
+    return bool(await conn.fetchval(SELECT_SLICE_BEGUN, source_id, part.count, part.index))
 
 
 async def slice_done(conn: Connection, source_id: uuid.UUID, part: Slice) -> bool:
