@@ -86,6 +86,6 @@ async def test_one_caller_giving_up_does_not_cancel_the_count_for_the_others() -
 
 def test_a_small_fan_out_is_announced_every_interval_a_national_one_less_often() -> None:
     assert next_announcement(100.0, 1.0, 50) == 101.0
-    assert next_announcement(100.0, 1.0, 100_000) == 101.0
+    assert next_announcement(100.0, 1.0, 50_000) == 101.0
     # Counting a million deliveries every second would keep a core busy counting.
-    assert next_announcement(100.0, 1.0, 1_000_000) == 110.0
+    assert next_announcement(100.0, 1.0, 1_000_000) == 120.0
