@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
@@ -40,9 +42,21 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
         await conn.reset()
 
 
+def read_write(dsn: str) -> str:
+    """``dsn`` with ``target_session_attrs=read-write`` when it names several hosts (a primary
+    and its standby) and does not choose: libpq's default, any, would let a pool open
+    connections to the standby, where every write fails until it is promoted. With
+    read-write, a connection lost when the primary goes is opened again to whichever host is
+    the primary by then, so the pool follows a promotion without a restart."""
+    hosts = urlsplit(dsn).netloc.rpartition("@")[2]
+    if "," not in hosts or "target_session_attrs=" in dsn:
+        return dsn
+    return f"{dsn}{'&' if '?' in dsn else '?'}target_session_attrs=read-write"
+
+
 async def create_pool(dsn: str, schema: str, size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn,
+        read_write(dsn),
         min_size=1,
         max_size=size,
         # Unqualified names in a service's SQL resolve to its own schema only.

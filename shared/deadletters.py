@@ -15,6 +15,7 @@ from typing import Any
 
 import aio_pika
 
+from shared.messaging import nodes
 from shared.settings import ServiceSettings
 from shared.topology import (
     ATTEMPT_HEADER,
@@ -40,7 +41,7 @@ async def list_dead_letters(
     settings: ServiceSettings, queue: str, limit: int
 ) -> list[dict[str, Any]]:
     topology = Topology(prefix=settings.topology_prefix)
-    connection = await aio_pika.connect_robust(settings.amqp_url, timeout=10)
+    connection = await nodes.connect_robust(settings.amqp_url, timeout=10)
     try:
         channel = await connection.channel()
         dead = await channel.get_queue(topology.dead_letter_queue_name(queue), ensure=True)
@@ -58,7 +59,7 @@ async def list_dead_letters(
 
 async def replay(settings: ServiceSettings, queue: str, limit: int) -> int:
     topology = Topology(prefix=settings.topology_prefix)
-    connection = await aio_pika.connect_robust(settings.amqp_url, timeout=10)
+    connection = await nodes.connect_robust(settings.amqp_url, timeout=10)
     replayed = 0
     try:
         channel = await connection.channel(publisher_confirms=True)

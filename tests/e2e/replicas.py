@@ -106,23 +106,9 @@ class Replicas:
                 process.kill()
                 process.wait(10)
 
-
-@pytest.fixture
-async def replicas(amqp_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[Replicas]:
-    running = Replicas(amqp_url, database_url, tmp_path)
-    subprocess.run(  # noqa: ASYNC221 - a one-off migration before anything runs
-        [sys.executable, "-m", "services.dispatch", "migrate"],
-        env={**os.environ, "BIN_DATABASE_URL": database_url},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    try:
-        yield running
-    finally:
-        running.stop_all()
-        publisher = Publisher(amqp_url, topo.Topology(prefix=running.prefix))
+    async def delete_topology(self) -> None:
+        """Removes the run's exchanges and queues, so runs leave the broker as found."""
+        publisher = Publisher(self.amqp_url, topo.Topology(prefix=self.prefix))
         await publisher.connect()
         await topo.delete(
             await publisher.channel(),
@@ -130,6 +116,28 @@ async def replicas(amqp_url: str, database_url: str, tmp_path: Path) -> AsyncIte
             (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
         )
         await publisher.close()
+
+
+def migrate_dispatch(database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "services.dispatch", "migrate"],
+        env={**os.environ, "BIN_DATABASE_URL": database_url},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+async def replicas(amqp_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[Replicas]:
+    running = Replicas(amqp_url, database_url, tmp_path)
+    migrate_dispatch(database_url)  # a one-off migration, before anything runs
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        await running.delete_topology()
 
 
 async def seed(database_url: str, members: int) -> list[uuid.UUID]:

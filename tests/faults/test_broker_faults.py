@@ -12,16 +12,15 @@ without anyone restarting it. The counts are printed (``make test-faults`` shows
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.replicas import Replicas, seed
 from tests.faults.proxy import FaultProxy
+from tests.faults.total_queue import delivery_counts
 from tests.helpers import eventually
 
 MEMBERS = 20_000
@@ -54,29 +53,6 @@ async def restart_rabbitmq() -> None:
 
 async def restart_postgres() -> None:
     await run("pg_ctlcluster", "--skip-systemctl-redirect", POSTGRES_VERSION, "main", "restart")
-
-
-async def delivery_counts(database_url: str, alert_id: uuid.UUID) -> dict[str, int]:
-    """A connection of its own each time: the database may be restarting under the test."""
-    try:
-        conn = await asyncpg.connect(
-            database_url, server_settings={"search_path": "dispatch"}, timeout=5
-        )
-    except (OSError, asyncpg.PostgresError):
-        return {}
-    try:
-        rows = await conn.fetch(
-            "SELECT status, count(*) AS n, count(DISTINCT member_id) AS members "
-            "FROM delivery WHERE source_id = $1 GROUP BY status",
-            alert_id,
-        )
-    except (OSError, asyncpg.PostgresError):
-        return {}
-    finally:
-        await conn.close()
-    counts = {row["status"]: row["n"] for row in rows}
-    counts["members"] = sum(row["members"] for row in rows)
-    return counts
 
 
 @pytest.mark.parametrize("fault", ["connection_cut", "rabbitmq_restart", "postgres_restart"])

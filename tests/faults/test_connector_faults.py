@@ -28,7 +28,8 @@ import pytest
 
 from tests.e2e.replicas import Replicas, seed
 from tests.e2e.system import ROOT
-from tests.faults.test_broker_faults import delivery_counts, restart_postgres, restart_rabbitmq
+from tests.faults.test_broker_faults import restart_postgres, restart_rabbitmq
+from tests.faults.total_queue import delivery_counts
 from tests.helpers import eventually
 from tests.peers.smsc import SmscSimulator
 
