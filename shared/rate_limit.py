@@ -1,9 +1,16 @@
 """Throughput limits held across every replica of a service together: a token bucket per
-key (a channel, a provider) in a table of the service's own schema, taken from with one
-atomic UPDATE per batch, so replicas need no other coordination.
+key (a channel, a provider, a caller) in a table of the service's own schema, taken from
+with one atomic UPDATE, so replicas need no other coordination.
+
+Two ways to use them: configured keys that a sender waits on (:meth:`TokenBuckets.take`:
+dispatch's gateways, the connectors' providers), and buckets made on first use that answer
+at once how long to wait (:meth:`TokenBuckets.take_now`: intake's callers), their number
+bounded by forgetting only full buckets (a missing bucket starts full, so forgetting a full
+one changes nobody's limit).
 
 The table has the columns ``(<key> text PRIMARY KEY, per_second, burst, tokens,
-refilled_at)``; see dispatch's ``gateway_rate`` and the connectors' ``provider_rate``.
+refilled_at)``; see dispatch's ``gateway_rate``, the connectors' ``provider_rate`` and
+intake's ``caller_rate``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,17 @@ SELECT per_second, burst,
        least(burst, tokens + per_second * extract(epoch FROM clock_timestamp() - refilled_at))
        AS available
 FROM {table} WHERE {key} = $1
+"""
+
+# A new bucket, full, unless the table already holds $4 buckets (NULL: no bound).
+_CREATE = """
+INSERT INTO {table} ({key}, per_second, burst, tokens)
+SELECT $1, $2, $3, $3 WHERE $4::bigint IS NULL OR (SELECT count(*) FROM {table}) < $4
+ON CONFLICT ({key}) DO NOTHING
+"""
+_FORGET_FULL = """
+DELETE FROM {table}
+WHERE tokens + per_second * extract(epoch FROM clock_timestamp() - refilled_at) >= burst
 """
 
 
@@ -73,3 +91,35 @@ class TokenBuckets:
                 remaining -= part
                 continue
             await asyncio.sleep(max(0.01, (part - row["available"]) / row["per_second"]))
+
+    async def take_now(
+        self,
+        conn: Connection,
+        name: str,
+        per_second: float,
+        burst: float,
+        max_keys: int | None = None,
+    ) -> float | None:
+        """Takes one token from ``name``'s bucket, made full with these limits on first use.
+        Returns 0 when taken, else the seconds until one is there; None when the bucket is
+        new and the table holds ``max_keys`` buckets that are not full (nobody's bucket is
+        taken away to make room)."""
+        for _ in range(3):  # a bucket forgotten between the calls is made again
+            if await conn.fetchval(self._sql(_TAKE), name, 1.0) is not None:
+                return 0.0
+            row = await conn.fetchrow(self._sql(_PEEK), name)
+            if row is not None:
+                return max(0.0, float((1.0 - row["available"]) / row["per_second"]))
+            if await self._create(conn, name, per_second, burst, max_keys):
+                continue
+            await conn.execute(self._sql(_FORGET_FULL))
+            if not await self._create(conn, name, per_second, burst, max_keys):
+                return None
+        return 0.0  # the bucket keeps vanishing: the table is being emptied, let it pass
+
+    async def _create(
+        self, conn: Connection, name: str, per_second: float, burst: float, max_keys: int | None
+    ) -> bool:
+        status = await conn.execute(self._sql(_CREATE), name, per_second, burst, max_keys)
+        # A concurrent replica may have made it first: it exists either way.
+        return status.endswith(" 1") or await conn.fetchrow(self._sql(_PEEK), name) is not None

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import FastAPI
 from pydantic import Field
 
 from services.intake import console, evaluation, handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
+from services.intake.domain.four_eyes import DEFAULT_ZONE, Policy
 from services.intake.domain.rate_limit import RateLimiter
+from services.intake.four_eyes import ReachClient
 from services.intake.limits import InputLimits
 from services.intake.retention import RetentionJob, RetentionPolicy
 from shared import topology as topo
+from shared import web
 from shared.runtime import ServiceRuntime, main
+from shared.safeguards import secure_cookie_values
 from shared.settings import ServiceSettings
 
 
@@ -21,19 +26,32 @@ class IntakeSettings(ServiceSettings):
     http_port: int = 8002
     # Where operators follow an alert's delivery progress (dispatch's HTTP API).
     dispatch_url: str = "http://127.0.0.1:8003"
+    # Where intake itself asks dispatch (the four-eyes member count), inside the cluster;
+    # unset: BIN_DISPATCH_URL, the address operators follow progress at.
+    dispatch_internal_url: str | None = None
     # CAP: who sends (a stable id of this installation) and the name shown.
     cap_sender: str = "bin-platform@politie.be"
     cap_sender_name: str = "Politiezone"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Per caller (bearer token): sustained requests per second, and the burst allowed.
+    # Per caller (verified principal, else address): sustained requests per second, and the
+    # burst allowed, counted across every replica.
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Buckets kept at most, in PostgreSQL (full ones are forgotten first, nobody's reset).
+    rate_limit_max_callers: int = Field(default=50_000, ge=1)
     # How long members' replies and alert texts are kept (then purged by an hourly job).
     retention_replies_days: int = Field(default=30, ge=1)
     retention_alert_texts_days: int = Field(default=365, ge=1)
     # Reports' facts, descriptions and house numbers, evaluations' reasons, police news'
     # place and text (BIN_RETENTION_REPORTS_DAYS).
     retention_reports_days: int = Field(default=365, ge=1)
+    # Four eyes: members an alert may reach before a second operator of the zone must approve
+    # it, per police zone ("default": the others; no entry and no default: no member limit).
+    four_eyes_members: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {DEFAULT_ZONE: 500}
+    )
+    # How long intake waits for dispatch's count; unanswered, the alert is held.
+    four_eyes_reach_timeout_seconds: float = Field(default=2.0, gt=0)
 
 
 def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -44,6 +62,7 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
         queues=(topo.INTAKE_REGISTRY, topo.INTAKE_REPLIES),
         sql_dir=Path(__file__).parent / "sql",
     )
+    runtime.development_values += secure_cookie_values(web.ConsoleSettings().secure_cookie)
     handlers.register(runtime)
     retention = RetentionJob(
         runtime,
@@ -69,9 +88,18 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
     app.add_middleware(
         InputLimits,
         max_body_bytes=settings.max_body_bytes,
-        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        limiter=RateLimiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.rate_limit_max_callers,
+        ),
     )
     app.state.dispatch_url = settings.dispatch_url
+    app.state.four_eyes = Policy(settings.four_eyes_members)
+    app.state.reach = ReachClient(
+        settings.dispatch_internal_url or settings.dispatch_url,
+        settings.four_eyes_reach_timeout_seconds,
+    )
     app.state.settings = settings
     app.state.retention = retention
     return runtime, app

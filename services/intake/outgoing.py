@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.intake import access, repository
 from services.intake.domain.feedback import feedback_due
+from services.intake.domain.four_eyes import Reason
 from services.intake.domain.news import publication_problem
-from services.intake.domain.privacy import Change, attachment_problem, guard_texts, mask_plates
+from services.intake.domain.privacy import (
+    Change,
+    Decision,
+    Guarded,
+    attachment_problem,
+    guard_texts,
+)
 from services.intake.domain.targets import inactive
-from services.intake.errors import ContentRefused, TargetsRefused
+from services.intake.errors import ContentRefused, PrivacyUnresolved, TargetsRefused
+from services.intake.four_eyes import Gate, awaiting
 from services.intake.schemas import AlertContent, NewsContent, NoticeContent
 from shared.auth import Principal
 from shared.database import Connection
@@ -42,6 +50,26 @@ def _changes(changes: list[Change]) -> list[dict[str, Any]]:
     return [asdict(c) for c in changes]
 
 
+def guarded(decisions: Sequence[Decision], **fields: dict[Language, str]) -> dict[str, Guarded]:
+    """Each field's texts as they may go out; refused, naming every uncertain finding of
+    every field at once, while one has no decision."""
+    results = {name: guard_texts(texts, decisions) for name, texts in fields.items()}
+    if unresolved := [(n, f) for n, r in results.items() for f in r.unresolved]:
+        raise PrivacyUnresolved(unresolved)
+    return results
+
+
+def _privacy_audit(*results: Guarded) -> dict[str, int]:
+    # Counts only: the audit log never holds what was masked or kept.
+    changes = [c for r in results for c in r.changes]
+    return {
+        "plates_masked": sum(c.kind == "licence_plate" for c in changes),
+        "identifiers_masked": sum(c.kind != "licence_plate" for c in changes),
+        "masked_on_request": sum(c.decided_by == "operator" for c in changes),
+        "kept_on_request": sum(r.kept for r in results),
+    }
+
+
 async def active_targets(
     conn: Connection, principal: Principal, bin_ids: Sequence[uuid.UUID]
 ) -> list[Any]:
@@ -61,16 +89,26 @@ def _zone_of(rows: Sequence[Any]) -> str:
     return zones[0] if len(zones) == 1 else ",".join(zones)
 
 
+@dataclass(frozen=True)
+class Issued:
+    alert_id: uuid.UUID
+    changes: list[Change]
+    # Non-empty: the alert is held until a second operator of the zone approves it.
+    approval_reasons: list[Reason]
+    reach: int | None
+
+
 async def issue_alert(
     conn: Connection,
     runtime: ServiceRuntime,
     principal: Principal,
+    gate: Gate,
     content: AlertContent,
     bin_ids: Sequence[uuid.UUID],
     correlation_id: str | None,
     report_id: uuid.UUID | None = None,
     follows_alert_id: uuid.UUID | None = None,
-) -> tuple[uuid.UUID, list[Change]]:
+) -> Issued:
     targets = await active_targets(conn, principal, bin_ids)
     refused = [
         f"{a.filename}: {problem}"
@@ -79,7 +117,10 @@ async def issue_alert(
     ]
     if refused:
         raise ContentRefused("an attachment may not be sent; see reasons", refused)
-    texts, changes = guard_texts(dict(content.texts))
+    guard = guarded(content.decisions(), texts=dict(content.texts))["texts"]
+    texts, changes = guard.texts, guard.changes
+    # Counted last: a refused alert never asks dispatch.
+    held, reach = await gate.reasons(targets)
     alert_id = uuid.uuid4()
     event = AlertIssued.create(
         source=SOURCE,
@@ -110,29 +151,38 @@ async def issue_alert(
             "privacy_changes": _changes(changes),
             "attachments": [a.model_dump() for a in content.attachments],
             # A follow-up is itself feedback; the activation it follows carries the deadline.
-            "feedback_due": None if follows_alert_id else feedback_due(datetime.now(UTC)),
+            # A held alert's deadline starts when it is approved.
+            "feedback_due": None if follows_alert_id or held else feedback_due(datetime.now(UTC)),
+            "approval_reasons": [r.value for r in held],
+            "reach": reach,
         },
     )
+    action = "alert.followed_up" if follows_alert_id else "alert.issued"
     await repository.audit(
         conn,
         principal.subject,
-        "alert.followed_up" if follows_alert_id else "alert.issued",
+        "alert.awaiting_approval" if held else action,
         zone,
         "alert",
         alert_id,
         {
             "bin_ids": [str(t["bin_id"]) for t in targets],
-            "plates_masked": len(changes),
+            **_privacy_audit(guard),
             "follows_alert_id": str(follows_alert_id) if follows_alert_id else None,
+            "reach": reach,
+            "approval_reasons": [r.value for r in held],
         },
     )
-    await runtime.enqueue(conn, [event])
-    return alert_id, changes
+    if not held:
+        # A held alert's event is made when it is approved (four_eyes.approve).
+        await runtime.enqueue(conn, [event])
+    return Issued(alert_id, changes, held, reach)
 
 
 async def cancel_alert(
     conn: Connection, runtime: ServiceRuntime, principal: Principal, alert: Any, reason: str
 ) -> None:
+    held = awaiting(alert)
     await repository.cancel_alert(conn, alert["alert_id"], reason)
     await repository.audit(
         conn,
@@ -141,8 +191,10 @@ async def cancel_alert(
         alert["police_zone"],
         "alert",
         alert["alert_id"],
-        {"reason": reason},
+        {"reason": reason, "was_awaiting_approval": held},
     )
+    if held:
+        return  # never announced: dispatch has nothing to stop
     await runtime.enqueue(
         conn,
         [
@@ -165,9 +217,12 @@ async def publish_notice(
     if not targets:
         raise TargetsRefused("no active BIN in the notice's scope")
     access.check_bins_in_zone(principal, targets)
-    texts, changes = guard_texts(dict(content.texts))
-    subjects, subject_changes = guard_texts(dict(content.subjects))
-    changes += subject_changes
+    guards = guarded(
+        content.decisions(), subjects=dict(content.subjects), texts=dict(content.texts)
+    )
+    text_guard, subject_guard = guards["texts"], guards["subjects"]
+    texts, subjects = text_guard.texts, subject_guard.texts
+    changes = text_guard.changes + subject_guard.changes
     notice_id = uuid.uuid4()
     bin_ids = [t["bin_id"] for t in targets]
     zone = _zone_of(targets)
@@ -193,7 +248,7 @@ async def publish_notice(
         zone,
         "notice",
         notice_id,
-        {"scope": scope, "bins": len(bin_ids), "plates_masked": len(changes)},
+        {"scope": scope, "bins": len(bin_ids), **_privacy_audit(text_guard, subject_guard)},
     )
     await runtime.enqueue(
         conn,
@@ -229,7 +284,10 @@ async def record_news(
         raise ContentRefused(problem)
     # The published info is one text whatever the readers' language: plates are masked
     # with the Dutch placeholder.
-    info, _ = mask_plates(content.published_info, Language.NL)
+    news_guard = guarded(content.decisions(), published_info={Language.NL: content.published_info})[
+        "published_info"
+    ]
+    info = news_guard.texts[Language.NL]
     news_id = uuid.uuid4()
     recorded_at = await repository.insert_news(
         conn,
@@ -252,7 +310,11 @@ async def record_news(
         police_zone,
         "police_news",
         news_id,
-        {"category": content.category.value, "publishable": content.publishable},
+        {
+            "category": content.category.value,
+            "publishable": content.publishable,
+            **_privacy_audit(news_guard),
+        },
     )
     if content.publishable:
         await runtime.enqueue(

@@ -227,13 +227,14 @@ async def record_evaluation(
 INSERT_ALERT = """
 INSERT INTO alert (alert_id, bin_ids, texts, channels, expires_at, correlation_id, police_zone,
                    issued_by, report_id, follows_alert_id, privacy_changes, attachments,
-                   feedback_due)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                   feedback_due, approval_reasons, reach)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 """
 ALERT_COLUMNS = """
 alert_id, bin_ids, texts, channels, expires_at, issued_at, police_zone, issued_by, report_id,
 follows_alert_id, privacy_changes, attachments, cancelled_at, cancelled_reason,
-feedback_due, feedback_notice_id, feedback_at
+feedback_due, feedback_notice_id, feedback_at, correlation_id, approval_reasons, reach,
+approved_by, approved_at
 """
 SELECT_ALERT = f"SELECT {ALERT_COLUMNS} FROM alert WHERE alert_id = $1"
 SELECT_ALERT_FOR_UPDATE = f"SELECT {ALERT_COLUMNS} FROM alert WHERE alert_id = $1 FOR UPDATE"
@@ -273,6 +274,8 @@ async def insert_alert(conn: Connection, alert_id: uuid.UUID, values: dict[str, 
         values["privacy_changes"],
         values["attachments"],
         values.get("feedback_due"),
+        values.get("approval_reasons", []),
+        values.get("reach"),
     )
 
 

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from services.intake.domain import privacy
+from services.intake.domain.four_eyes import Reason as ApprovalReason
 from services.intake.domain.news import NewsCategory
 from services.intake.domain.targets import Reason
 from shared.events import Channel, Language
@@ -22,6 +24,37 @@ LongText = Annotated[str, Field(min_length=1, max_length=4000)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class PrivacyDecision(Strict):
+    """The operator's answer to an uncertain finding of the privacy guard."""
+
+    text: str = Field(min_length=1, max_length=200, description="The finding as written")
+    action: privacy.Action = Field(description="mask: replace it; keep: send it as written")
+    language: Language | None = Field(
+        default=None, description="The text it is in; null: wherever it occurs"
+    )
+
+    def decision(self) -> privacy.Decision:
+        return privacy.Decision(self.text, self.action, self.language)
+
+
+PrivacyDecisions = Annotated[
+    list[PrivacyDecision],
+    Field(
+        default_factory=list,
+        max_length=100,
+        description="Answers to the guard's uncertain findings (a refusal names them); "
+        "certain findings are masked whatever is answered",
+    ),
+]
+
+
+class PrivacyDecided(Strict):
+    privacy_decisions: PrivacyDecisions
+
+    def decisions(self) -> list[privacy.Decision]:
+        return [d.decision() for d in self.privacy_decisions]
 
 
 # --- reports --------------------------------------------------------------------------------------
@@ -116,7 +149,7 @@ class Attachment(Strict):
     )
 
 
-class AlertContent(Strict):
+class AlertContent(PrivacyDecided):
     texts: dict[Language, AlertText] = Field(min_length=1, description="Alert text per language")
     channels: list[Channel] = Field(
         default_factory=list, max_length=4, description="Empty: each BIN's communication plan"
@@ -125,13 +158,13 @@ class AlertContent(Strict):
     attachments: list[Attachment] = Field(default_factory=list, max_length=5)
 
 
-class NewsContent(Strict):
+class NewsContent(PrivacyDecided):
     category: NewsCategory
     published_info: AlertText = Field(description="The only text the digest will carry")
     publishable: bool
 
 
-class NoticeContent(Strict):
+class NoticeContent(PrivacyDecided):
     subjects: dict[Language, Subject] = Field(min_length=1)
     texts: dict[Language, LongText] = Field(min_length=1)
     channels: list[Channel] = Field(default_factory=list, max_length=4)
@@ -173,6 +206,9 @@ class PrivacyChange(BaseModel):
     kind: str
     original: str
     replacement: str
+    decided_by: str = Field(
+        default="guard", description="guard: a certain finding; operator: masked on request"
+    )
 
     @classmethod
     def listed(cls, changes: Iterable[object]) -> list[PrivacyChange]:
@@ -187,6 +223,15 @@ class AlertAccepted(BaseModel):
     cap_url: str
     privacy_changes: list[PrivacyChange] = Field(
         description="What the privacy guard changed in the texts before sending"
+    )
+    awaiting_approval: bool = Field(
+        default=False,
+        description="Held until a second operator of the zone approves it (four eyes); "
+        "nothing is sent before",
+    )
+    approval_reasons: list[ApprovalReason] = Field(default_factory=list)
+    reach: int | None = Field(
+        default=None, description="Distinct members dispatch counted for the BINs"
     )
 
 
@@ -209,31 +254,59 @@ class Alert(BaseModel):
     feedback_notice_id: uuid.UUID | None
     feedback_at: datetime | None
     follow_up_ids: list[uuid.UUID] = Field(default_factory=list)
+    # Four-eyes approval: reasons empty when none was needed.
+    approval_reasons: list[ApprovalReason] = Field(default_factory=list)
+    reach: int | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def awaiting_approval(self) -> bool:
+        return bool(self.approval_reasons) and self.approved_at is None
 
 
 class Cancellation(Strict):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class FollowUp(Strict):
+class FollowUp(PrivacyDecided):
     texts: dict[Language, AlertText] = Field(min_length=1)
     channels: list[Channel] = Field(default_factory=list, max_length=4)
 
 
-class Feedback(Strict):
+class Feedback(PrivacyDecided):
     """The case result for the BIN's members and coordinator, by e-mail/push."""
 
     subjects: dict[Language, Subject] = Field(min_length=1)
     texts: dict[Language, LongText] = Field(min_length=1)
 
 
-class PrivacyPreview(Strict):
+class PrivacyPreview(PrivacyDecided):
     texts: dict[Language, LongText] = Field(min_length=1)
+
+
+class PrivacyFinding(BaseModel):
+    """An uncertain finding still waiting for the operator's mask or keep."""
+
+    language: Language
+    kind: str
+    text: str
+    start: int = Field(description="Offset of the finding in its text (characters)")
+    end: int
+    detail: str = Field(description="The format it fits")
+
+    @classmethod
+    def listed(cls, findings: Iterable[object]) -> list[PrivacyFinding]:
+        return [cls.model_validate(f, from_attributes=True) for f in findings]
 
 
 class PrivacyPreviewResult(BaseModel):
     texts: dict[Language, str]
     changes: list[PrivacyChange]
+    unresolved: list[PrivacyFinding] = Field(
+        description="Uncertain findings without a decision: sending is refused until each has one"
+    )
 
 
 # --- notices, news --------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from services.intake import access, outgoing, repository
+from services.intake import access, four_eyes, outgoing, repository
 from services.intake.domain.cap import CapAlert, CapReference, render
 from services.intake.domain.feedback import is_overdue
-from services.intake.domain.privacy import Change, guard_texts
+from services.intake.domain.privacy import guard_texts
 from services.intake.errors import Conflict, NotFound, OutsideZone
+from services.intake.four_eyes import FourEyesGate
+from services.intake.outgoing import Issued
 from services.intake.schemas import (
     Alert,
     AlertAccepted,
@@ -25,6 +27,7 @@ from services.intake.schemas import (
     NoticeContent,
     OpenFeedback,
     PrivacyChange,
+    PrivacyFinding,
     PrivacyPreview,
     PrivacyPreviewResult,
     ResponseCreate,
@@ -38,14 +41,18 @@ from shared.working_days import BRUSSELS
 router = APIRouter(tags=["alerts"])
 
 
-def _accepted(request: Request, alert_id: uuid.UUID, changes: list[Change]) -> AlertAccepted:
+def _accepted(request: Request, issued: Issued) -> AlertAccepted:
     dispatch_url = str(request.app.state.dispatch_url).rstrip("/")
+    alert_id = issued.alert_id
     return AlertAccepted(
         alert_id=alert_id,
         status_url=str(request.url_for("get_alert", alert_id=alert_id)),
         progress_url=f"{dispatch_url}/alerts/{alert_id}/progress",
         cap_url=str(request.url_for("alert_as_cap", alert_id=alert_id)),
-        privacy_changes=PrivacyChange.listed(changes),
+        privacy_changes=PrivacyChange.listed(issued.changes),
+        awaiting_approval=bool(issued.approval_reasons),
+        approval_reasons=issued.approval_reasons,
+        reach=issued.reach,
     )
 
 
@@ -65,22 +72,30 @@ async def _alert_in_zone(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AlertAccepted,
     summary="Issue an urgent alert to active BINs; returns at once with where to follow it",
+    description="An alert reaching more members than its zone allows, or BINs of several "
+    "municipalities, is held (`awaiting_approval`) until a second operator of the zone "
+    "approves it: `POST /alerts/{alert_id}/approval`.",
 )
 async def issue_alert(
-    body: AlertRequest, request: Request, runtime: Runtime, principal: access.Police
+    body: AlertRequest,
+    request: Request,
+    runtime: Runtime,
+    principal: access.Police,
+    gate: FourEyesGate,
 ) -> AlertAccepted:
     # The outbox commits the alert and its event together: the request never waits on the
     # broker, and no alert is lost if the broker is away.
     async with runtime.pool.acquire() as conn, conn.transaction():
-        alert_id, changes = await outgoing.issue_alert(
+        issued = await outgoing.issue_alert(
             conn,
             runtime,
             principal,
+            gate,
             body,
             body.bin_ids,
             request.headers.get("x-correlation-id"),
         )
-    return _accepted(request, alert_id, changes)
+    return _accepted(request, issued)
 
 
 async def _alert_view(conn: Connection, alert_id: uuid.UUID) -> Alert:
@@ -119,6 +134,31 @@ async def open_feedback(
     ]
 
 
+@router.get(
+    "/alerts/awaiting-approval",
+    response_model=list[Alert],
+    summary="The zone's alerts held for a second operator's approval (four eyes), oldest first",
+)
+async def awaiting_approval(runtime: Runtime, principal: access.Police) -> list[Alert]:
+    async with runtime.pool.acquire() as conn:
+        rows = await four_eyes.awaiting_approval(conn, access.zones_of(principal))
+    return [Alert.model_validate(dict(r)) for r in rows]
+
+
+@router.post(
+    "/alerts/{alert_id}/approval",
+    response_model=Alert,
+    summary="A second operator of the zone approves a held alert: it goes out at once",
+    description="403 for the operator who asked for it; 409 once approved or cancelled. "
+    "Refusing it is cancelling it (`POST /alerts/{alert_id}/cancel`).",
+)
+async def approve(alert_id: uuid.UUID, runtime: Runtime, principal: access.Police) -> Alert:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await _alert_in_zone(conn, alert_id, principal, lock=True)
+        await four_eyes.approve(conn, runtime, principal, row)
+        return await _alert_view(conn, alert_id)
+
+
 @router.get("/alerts/{alert_id}", response_model=Alert)
 async def get_alert(alert_id: uuid.UUID, runtime: Runtime, principal: access.Police) -> Alert:
     async with runtime.pool.acquire() as conn:
@@ -155,20 +195,27 @@ async def follow_up(
     request: Request,
     runtime: Runtime,
     principal: access.Police,
+    gate: FourEyesGate,
 ) -> AlertAccepted:
     async with runtime.pool.acquire() as conn, conn.transaction():
         original = await _alert_in_zone(conn, alert_id, principal)
-        new_id, changes = await outgoing.issue_alert(
+        four_eyes.check_issued(original)
+        issued = await outgoing.issue_alert(
             conn,
             runtime,
             principal,
-            AlertContent(texts=body.texts, channels=body.channels),
+            gate,
+            AlertContent(
+                texts=body.texts,
+                channels=body.channels,
+                privacy_decisions=body.privacy_decisions,
+            ),
             list(original["bin_ids"]),
             request.headers.get("x-correlation-id"),
             report_id=original["report_id"],
             follows_alert_id=alert_id,
         )
-    return _accepted(request, new_id, changes)
+    return _accepted(request, issued)
 
 
 @router.post(
@@ -182,12 +229,17 @@ async def feedback(
 ) -> NoticeAccepted:
     async with runtime.pool.acquire() as conn, conn.transaction():
         original = await _alert_in_zone(conn, alert_id, principal)
+        four_eyes.check_issued(original)
         targets = await outgoing.active_targets(conn, principal, list(original["bin_ids"]))
         notice_id, changes = await outgoing.publish_notice(
             conn,
             runtime,
             principal,
-            NoticeContent(subjects=body.subjects, texts=body.texts),
+            NoticeContent(
+                subjects=body.subjects,
+                texts=body.texts,
+                privacy_decisions=body.privacy_decisions,
+            ),
             targets,
             "bins",
             follows_alert_id=alert_id,
@@ -237,13 +289,14 @@ async def alert_as_cap(
 @router.post(
     "/privacy/preview",
     response_model=PrivacyPreviewResult,
-    summary="What the privacy guard would change in these texts, before sending",
+    summary="What the privacy guard would change in these texts, and what it asks about",
 )
 async def privacy_preview(body: PrivacyPreview, _: access.Police) -> PrivacyPreviewResult:
-    texts, changes = guard_texts(dict(body.texts))
+    guard = guard_texts(dict(body.texts), body.decisions())
     return PrivacyPreviewResult(
-        texts=texts,
-        changes=PrivacyChange.listed(changes),
+        texts=guard.texts,
+        changes=PrivacyChange.listed(guard.changes),
+        unresolved=PrivacyFinding.listed(guard.unresolved),
     )
 
 

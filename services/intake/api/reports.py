@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from services.intake import access, outgoing, repository
 from services.intake.domain.targets import propose
 from services.intake.errors import Conflict, NotFound
+from services.intake.four_eyes import FourEyesGate
 from services.intake.schemas import (
     Decision,
     Evaluation,
@@ -163,6 +164,7 @@ async def evaluate(
     request: Request,
     runtime: Runtime,
     principal: access.Police,
+    gate: FourEyesGate,
 ) -> Report:
     async with runtime.pool.acquire() as conn, conn.transaction():
         report = await _report_in_zone(conn, report_id, principal, lock=True)
@@ -172,15 +174,17 @@ async def evaluate(
             )
         outcome_id: uuid.UUID | None = None
         if body.decision is Decision.ACTIVATE and body.alert is not None:
-            outcome_id, _ = await outgoing.issue_alert(
+            issued = await outgoing.issue_alert(
                 conn,
                 runtime,
                 principal,
+                gate,
                 body.alert,
                 body.bin_ids,
                 request.headers.get("x-correlation-id"),
                 report_id=report_id,
             )
+            outcome_id = issued.alert_id
         elif body.decision is Decision.NOTICE and body.notice is not None:
             targets = await outgoing.active_targets(conn, principal, body.bin_ids)
             outcome_id, _ = await outgoing.publish_notice(

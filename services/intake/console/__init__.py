@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from services.intake.console import (
     alerts,
+    approvals,
     audit,
     feedback,
     formatting,
@@ -40,6 +41,6 @@ def install(app: FastAPI) -> Console:
     async def start() -> RedirectResponse:
         return RedirectResponse("/console/reports", status_code=303)
 
-    for module in (reports, alerts, live, preview, notices, feedback, audit):
+    for module in (reports, alerts, approvals, live, preview, notices, feedback, audit):
         app.include_router(module.router)
     return console

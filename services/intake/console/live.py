@@ -46,7 +46,7 @@ def event(data: dict[str, Any], name: str | None = None) -> bytes:
     return head + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def _stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+def stream(events: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
@@ -61,7 +61,7 @@ async def progress_stream(
     await api.get_alert(alert_id, runtime, principal)  # in the caller's zone, or refused
     text = partial(console.catalogues.text, console.language(request))
     dispatch_url = str(request.app.state.dispatch_url)
-    return _stream(progress_events(alert_id, dispatch_url, presented_token(request), text))
+    return stream(progress_events(alert_id, dispatch_url, presented_token(request), text))
 
 
 async def progress_events(
@@ -101,7 +101,7 @@ async def responses_stream(
     def rows(found: list[Any]) -> str:
         return template.render(responses=found, t=text)
 
-    return _stream(response_events(alert_id, runtime, rows))
+    return stream(response_events(alert_id, runtime, rows))
 
 
 async def response_events(

@@ -1,11 +1,12 @@
-"""The privacy guard's changes shown before sending: the composer's texts, with what the
-guard masks struck through and its replacement next to it (an HTML fragment for the page)."""
+"""The privacy guard's findings shown before sending: the composer's texts, with what the
+guard masks struck through and its replacement next to it, and what it is not sure about
+highlighted with a mask-or-keep choice that the form sends along (an HTML fragment)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -17,11 +18,12 @@ from services.intake.schemas import PrivacyPreview
 router = APIRouter(prefix="/console", route_class=PageRoute, include_in_schema=False)
 
 
-def texts_of(form: dict[str, Any]) -> Any:
-    """The texts of whichever form asks: an evaluation nests them under ``alert``; alerts,
-    follow-ups, notices and feedback carry them at the top."""
+def content_of(form: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The part of whichever form asks that holds the texts, and the prefix of its field
+    names: an evaluation nests them under ``alert``; alerts, follow-ups, notices and
+    feedback carry them at the top."""
     alert = form.get("alert")
-    return (alert if isinstance(alert, dict) else form).get("texts") or {}
+    return (alert, "alert.") if isinstance(alert, dict) else (form, "")
 
 
 @router.post("/privacy/preview", response_class=HTMLResponse)
@@ -30,19 +32,34 @@ async def privacy_preview(
     console: PageConsole,
     principal: Operator,
     form: Annotated[dict[str, Any], Body()],
+    form_id: Annotated[str, Query(alias="form", pattern=r"^[a-z][a-z-]{0,39}$")] = "",
 ) -> HTMLResponse:
+    content, prefix = content_of(form)
     try:
         # The same limits as the JSON API's own preview (and as the texts sent).
-        wanted = PrivacyPreview.model_validate({"texts": texts_of(form)})
+        wanted = PrivacyPreview.model_validate(
+            {
+                "texts": content.get("texts") or {},
+                "privacy_decisions": content.get("privacy_decisions") or [],
+            }
+        )
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_url=False)) from None
-    _, changes = guard_texts(dict(wanted.texts))
+    decisions = wanted.decisions()
+    guard = guard_texts(dict(wanted.texts), decisions)
     return console.render(
         request,
         "_privacy_preview.html",
         {
-            "changes": changes,
-            "pieces": {language: pieces(text, language) for language, text in wanted.texts.items()},
+            "changes": guard.changes,
+            "unresolved": guard.unresolved,
+            "pieces": {
+                language: pieces(text, language, decisions)
+                for language, text in wanted.texts.items()
+            },
+            # The choices belong to the form that asked (they sit outside it on the page).
+            "form_id": form_id,
+            "field": f"{prefix}privacy_decisions[]",
         },
         principal,
     )

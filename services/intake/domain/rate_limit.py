@@ -1,28 +1,29 @@
-"""A token bucket per caller: requests beyond the sustained rate (after a burst) get 429."""
+"""The request rate every caller of intake gets, and who counts as one caller: a verified
+principal (its subject and police zones), else the address the request came from. A token
+that does not verify names nobody, so it is counted with its sender's address: sending junk
+tokens makes no bucket of its own and resets nobody's."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
+
+from shared.auth import Principal
+
+# New callers while the buckets are at their bound share this one (nobody's is taken away).
+OVERFLOW = "overflow"
 
 
-@dataclass
+@dataclass(frozen=True)
 class RateLimiter:
     per_second: float
     burst: int
-    clock: Callable[[], float] = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    max_callers: int = 50_000  # buckets kept at most (idle, full ones are forgotten first)
 
-    def allow(self, caller: str) -> float:
-        """0 when the request may go ahead; else the seconds to wait before trying again."""
-        now = self.clock()
-        tokens, last = self._buckets.get(caller, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
-        if tokens >= 1:
-            self._buckets[caller] = (tokens - 1, now)
-            return 0.0
-        self._buckets[caller] = (tokens, now)
-        if len(self._buckets) > 100_000:  # forget idle callers rather than grow forever
-            self._buckets.clear()
-        return (1 - tokens) / self.per_second
+    def caller(self, principal: Principal | None, address: str) -> str:
+        """The key of a caller's bucket. Hashed: the table holds no subject or address."""
+        if principal is not None:
+            identity = f"principal\n{principal.subject}\n{','.join(sorted(principal.police_zones))}"
+        else:
+            identity = f"address\n{address}"
+        return hashlib.sha256(identity.encode()).hexdigest()

@@ -57,6 +57,9 @@ function formJson(form) {
 
 function describeProblem(problem) {
   let text = typeof problem.detail === "string" ? problem.detail : JSON.stringify(problem.detail);
+  if (Array.isArray(problem.reasons) && problem.reasons.length) {
+    text += ": " + problem.reasons.join("; ");  // e.g. each finding the privacy guard asks about
+  }
   if (Array.isArray(problem.errors)) {
     text += ": " + problem.errors.map((e) => `${(e.loc || []).slice(1).join(".")} ${e.msg}`).join("; ");
   }

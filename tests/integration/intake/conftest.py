@@ -168,6 +168,9 @@ async def intake(
             outbox_poll_interval=0.1,
             rate_limit_burst=1000,
             max_body_bytes=64 * 1024,
+            # No dispatch runs here to count members: no member threshold (four eyes is
+            # tested with dispatch in test_four_eyes.py); several municipalities still hold.
+            four_eyes_members={},
         )
     )
     async with serving(runtime, app, amqp, database_url) as client:

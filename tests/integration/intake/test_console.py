@@ -182,6 +182,41 @@ async def test_the_privacy_preview_shows_what_the_guard_masks(intake: Intake) ->
     assert empty.status_code == 422
 
 
+async def test_the_privacy_preview_asks_about_what_the_guard_is_not_sure_of(
+    intake: Intake,
+) -> None:
+    form: dict[str, Any] = {
+        "decision": "activate",
+        "alert": {"texts": {"nl": "Wagen abc 123 en 1-ABC-123"}},
+    }
+    preview = await intake.client.post(
+        "/console/privacy/preview?form=alert-form", json=form, headers=operator(intake)
+    )
+    assert preview.status_code == 200
+    assert "<mark" in preview.text and ">abc 123</mark>" in preview.text
+    assert ">[nummerplaat]</ins>" in preview.text  # the certain one is masked
+    # One choice per finding, belonging to the form that asked, in the form's own field.
+    [select] = re.findall(r"<select[^>]*>", preview.text)
+    assert 'form="alert-form"' in select and 'name="alert.privacy_decisions[]"' in select
+    assert "niet zeker van 1 passage(s)" in preview.text
+    answered = {
+        **form,
+        "alert": {
+            **form["alert"],
+            "privacy_decisions": [{"text": "abc 123", "action": "keep", "language": "nl"}],
+        },
+    }
+    again = await intake.client.post(
+        "/console/privacy/preview?form=alert-form", json=answered, headers=operator(intake)
+    )
+    [keep] = re.findall(r"<option[^>]*keep[^>]*>", again.text)
+    assert "selected" in keep and "niet zeker" not in again.text
+    odd = await intake.client.post(
+        "/console/privacy/preview?form=x%22onclick", json=form, headers=operator(intake)
+    )
+    assert odd.status_code == 422  # the form id is placed in the page: an identifier only
+
+
 async def test_every_page_opens_for_an_operator_of_the_zone(intake: Intake) -> None:
     alert_id = await alert_in_zone(intake)
     bin_id = await intake.known_bin(streets=[{"street_name": f"Console {intake.zone}"}])

@@ -11,9 +11,9 @@ import pytest
 
 from services.intake.console.progress import final, view
 from services.intake.domain.news import NewsCategory
-from services.intake.domain.privacy import Piece, mask_plates, pieces
+from services.intake.domain.privacy import Piece, guard_texts, pieces
 from services.intake.domain.targets import Reason
-from services.intake.limits import _console_session
+from services.intake.limits import console_token
 from services.intake.schemas import Decision, NoticeScope, ReportCategory, ReportSource
 from shared.events import Channel, Language
 from shared.web.i18n import Catalogues
@@ -108,24 +108,26 @@ def test_a_fanout_is_final_only_when_dispatch_says_complete() -> None:
 )
 def test_pieces_rebuild_both_the_written_and_the_sent_text(text: str) -> None:
     cut = pieces(text, Language.NL)
-    masked, changes = mask_plates(text, Language.NL)
+    guarded = guard_texts({Language.NL: text})
     assert "".join(p.text for p in cut) == text
-    assert "".join(p.replacement or p.text for p in cut) == masked
-    assert [p.text for p in cut if p.replacement] == [c.original for c in changes]
+    assert "".join(p.replacement or p.text for p in cut) == guarded.texts[Language.NL]
+    assert [p.text for p in cut if p.replacement] == [c.original for c in guarded.changes]
 
 
 def test_a_masked_piece_carries_the_replacement_of_its_language() -> None:
-    assert pieces("plaat 1-ABC-123.", Language.FR) == [
-        Piece("plaat "),
-        Piece("1-ABC-123", "[plaque]"),
-        Piece("."),
+    cut = pieces("plaat 1-ABC-123.", Language.FR)
+    assert [(p.text, p.replacement) for p in cut] == [
+        ("plaat ", None),
+        ("1-ABC-123", "[plaque]"),
+        (".", None),
     ]
+    assert cut[0] == Piece("plaat ")
 
 
 @pytest.mark.parametrize(
     ("header", "caller"),
     [
-        (b"bin_lang=fr; bin_console=abc.def.ghi", "console abc.def.ghi"),
+        (b"bin_lang=fr; bin_console=abc.def.ghi", "abc.def.ghi"),
         (b"bin_lang=fr", None),
         (b"", None),
         (b'bin_console="unterminated', None),
@@ -134,4 +136,4 @@ def test_a_masked_piece_carries_the_replacement_of_its_language() -> None:
 def test_console_callers_are_rate_limited_by_their_session(
     header: bytes, caller: str | None
 ) -> None:
-    assert _console_session(header) == caller
+    assert console_token(header) == caller

@@ -7,7 +7,6 @@ import xmlschema
 
 from services.intake.domain.cap import CapAlert, CapReference, render
 from services.intake.domain.news import NewsCategory, publication_problem
-from services.intake.domain.rate_limit import RateLimiter
 from services.intake.domain.targets import KnownBin, Reason, inactive, propose
 from shared.areas import Parity, StreetSegment
 
@@ -79,13 +78,3 @@ def test_cap_messages_are_valid_against_the_oasis_schema() -> None:
     CAP.validate(xml)
     assert "<msgType>Update</msgType>" in xml and "+00:00" in xml
     CAP.validate(render(CapAlert(**{**original.__dict__, "cancelled": True})))
-
-
-def test_the_rate_limit_allows_a_burst_then_the_sustained_rate() -> None:
-    now = [0.0]
-    limiter = RateLimiter(per_second=2, burst=3, clock=lambda: now[0])
-    assert [limiter.allow("a") for _ in range(3)] == [0, 0, 0]
-    assert limiter.allow("a") == pytest.approx(0.5)
-    assert limiter.allow("b") == 0  # callers are counted apart
-    now[0] = 0.5
-    assert limiter.allow("a") == 0
