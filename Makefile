@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SERVICES_WITH_DATABASE := registry intake dispatch digest connectors
 
-.PHONY: help install lock run migrate system-packages test test-unit test-integration test-e2e test-browser test-faults soak bench docs lint format clean up down
+.PHONY: help install lock run migrate system-packages test test-unit test-integration test-e2e test-browser test-faults test-cluster soak bench docs lint format clean up down
 COMPOSE := docker compose -f deploy/compose.yaml
 
 help:
@@ -63,6 +63,9 @@ test-browser: system-packages $(INSTALLED) ## The consoles in Debian's Chromium 
 
 test-faults: system-packages $(INSTALLED) ## Faults injected into the running services (part of `make test` too)
 	$(BIN)/pytest -m faults -s
+
+test-cluster: system-packages $(INSTALLED) ## Node loss, failover, rolling restart on 3 RabbitMQ nodes + a PostgreSQL standby (part of test-faults)
+	$(BIN)/pytest -m cluster -s
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.dispatch_fanout

@@ -64,6 +64,8 @@ async def bench_system(**extra_env: str) -> AsyncIterator[BenchSystem]:
         "BIN_LOG_FORMAT": "json",
         # The development secrets and console cookie (shared.safeguards), as for make run.
         "BIN_ENVIRONMENT": "development",
+        # No four-eyes hold (intake): the benchmarks measure alerts going out.
+        "BIN_FOUR_EYES_MEMBERS": "{}",
         **extra_env,
     }
     processes = Processes(env, LOGS)

@@ -1,38 +1,58 @@
 #!/usr/bin/env bash
-# The Debian packages the test suite (and the real gateways' peers) need, installed when
-# missing: `make test` and `.ci/run` both call this, so a fresh machine needs no other step.
+# The Debian packages `make run` and `make test` need, installed when missing, so a fresh
+# machine needs no other step: the Makefile calls this (`run` before the virtualenv is made,
+# `test` before the suite) and so does `.ci/run`.
 #
-#   prometheus     promtool checks the alert rules; the monitoring test runs a real Prometheus
-#   chromium       the browser tests drive it headless (Playwright brings only its driver)
-#   kannel         bearerbox and smsbox: the SMS gateway the Kannel connector talks to
-#   kannel-extras  Kannel's fake SMSC (/usr/lib/kannel/test/fakesmsc)
-#   postfix        a private Postfix instance turns a relayed 550 into a real DSN bounce
+#   scripts/system-packages.sh run    what `make install` / `make run` need
+#   scripts/system-packages.sh test   that, and what the test suite needs (the default)
+#
+# run:
+#   python3-venv       `python3 -m venv` (Debian splits venv and ensurepip from python3)
+# test:
+#   prometheus         promtool checks the alert rules; the monitoring test runs a real Prometheus
+#   chromium           the browser tests drive it headless (Playwright brings only its driver)
+#   kannel             bearerbox and smsbox: the SMS gateway the Kannel connector talks to
+#   kannel-extras      Kannel's fake SMSC (/usr/lib/kannel/test/fakesmsc)
+#   postfix            a private Postfix instance turns a relayed 550 into a real DSN bounce
+#   postgresql-client  psql runs deploy/postgres/roles.sql in the deployment test
 #
 # Postfix is installed unconfigured ("No configuration"), so the machine's own mail system
 # is not started; the tests run their own instance on loopback ports of their own.
 set -euo pipefail
 
+profile="${1:-test}"
+python="${PYTHON:-python3}"
 missing=()
 need() {  # package, file that shows it is installed
     [ -e "$2" ] || missing+=("$1")
 }
-need prometheus /usr/bin/promtool
-need chromium /usr/bin/chromium
-need kannel /usr/sbin/bearerbox
-need kannel-extras /usr/lib/kannel/test/fakesmsc
-need postfix /usr/sbin/postfix
+if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
+if [ "$profile" = test ]; then
+    need prometheus /usr/bin/promtool
+    need chromium /usr/bin/chromium
+    need kannel /usr/sbin/bearerbox
+    need kannel-extras /usr/lib/kannel/test/fakesmsc
+    need postfix /usr/sbin/postfix
+    need postgresql-client /usr/bin/psql
+    # The Web Push test service (npm, pinned), into .npm-peers/ when missing.
+    bash "$(dirname "$0")/npm-packages.sh"
+elif [ "$profile" != run ]; then
+    echo "system-packages: unknown profile $profile (run or test)" >&2
+    exit 2
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 command="apt-get install -y ${missing[*]}"
+postfix_unconfigured="echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections"
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "system-packages: missing ${missing[*]}; as root on Debian 12 run:" >&2
-    echo "  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections" >&2
+    case " ${missing[*]} " in *" postfix "*) echo "  $postfix_unconfigured" >&2 ;; esac
     echo "  apt-get update && $command" >&2
     exit 1
 fi
 echo "system-packages: installing ${missing[*]} from Debian's packages"
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+eval "$postfix_unconfigured"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q "${missing[@]}" >/dev/null \
     || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }

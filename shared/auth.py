@@ -93,6 +93,12 @@ class TokenVerifier:
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        # With the provider's keys configured, a shared-secret (HS256) token is refused: else
+        # the development secret, still the default, would mint tokens the service accepts.
+        asymmetric = bool(settings.jwks_url or settings.public_key)
+        self.algorithms = [
+            a for a in settings.algorithms if not (asymmetric and a.upper().startswith("HS"))
+        ]
 
     def _key(self, token: str) -> Any:
         if self._jwks is not None:
@@ -108,7 +114,7 @@ class TokenVerifier:
             payload = jwt.decode(
                 token,
                 self._key(token),
-                algorithms=self.settings.algorithms,
+                algorithms=self.algorithms,
                 audience=self.settings.audience,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway_seconds,

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
 from shared.redaction import redact_event_dict
+
+
+def _drop_color_message(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # uvicorn passes its message again with terminal colour codes as an extra field.
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
@@ -43,7 +52,11 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared_processors[:-1], structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[
+            *shared_processors[:-1],
+            structlog.stdlib.ExtraAdder(),
+            _drop_color_message,
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             redact_event_dict,

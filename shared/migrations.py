@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS schema_migration (
 )
 """
 SELECT_APPLIED = "SELECT migration, checksum FROM schema_migration"
+SCHEMA_EXISTS = "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)"
 RECORD_APPLIED = "INSERT INTO schema_migration (migration, checksum) VALUES ($1, $2)"
 
 
@@ -63,7 +64,11 @@ async def apply_migrations(dsn: str, schema: str, service_sql: Path) -> list[str
     applied_now: list[str] = []
     try:
         quoted = _quote_identifier(schema)
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        # Deployed, the schema exists already, made by deploy/postgres/roles.sql for the
+        # owner role that migrates; that role may not create schemas (CREATE SCHEMA checks
+        # the right even when the schema exists), so it is created only where missing.
+        if not await conn.fetchval(SCHEMA_EXISTS, schema):
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
         await conn.execute(f"SET search_path TO {quoted}")
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
         try:

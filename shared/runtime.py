@@ -19,6 +19,7 @@ import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -27,7 +28,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.message import StreamMessage
-from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
+from faststream.rabbit import Channel, RabbitQueue
 from pydantic import TypeAdapter
 
 from shared import problems
@@ -37,10 +38,13 @@ from shared.events.envelope import Envelope
 from shared.http import health_router
 from shared.logging import configure_logging, get_logger
 from shared.messaging import outbox
+from shared.messaging.inbox import InboxPruning
+from shared.messaging.nodes import cluster_broker
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import Publisher
 from shared.messaging.reliability import ReliableConsumption
 from shared.migrations import apply_migrations
+from shared.safeguards import DevelopmentValue, auth_values, refuse_development_settings
 from shared.settings import ServiceSettings, database_schema
 from shared.text_guard import RefuseNulCharacters
 from shared.topology import QueueSpec, Topology
@@ -61,6 +65,9 @@ class ServiceRuntime:
     uses_database: bool = True
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    # Settings of this service still at a development value; outside BIN_ENVIRONMENT=
+    # development, main() refuses to serve while any is listed (shared.safeguards).
+    development_values: list[DevelopmentValue] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.schema = database_schema(self.name)
@@ -70,7 +77,7 @@ class ServiceRuntime:
             queue_type=self.settings.queue_type,
         )
         self.publisher = Publisher(self.settings.amqp_url, self.topology)
-        self.broker = RabbitBroker(
+        self.broker = cluster_broker(
             self.settings.amqp_url,
             default_channel=Channel(prefetch_count=self.settings.prefetch),
             timeout=10,
@@ -82,6 +89,7 @@ class ServiceRuntime:
         )
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.inbox_pruning: InboxPruning | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -130,7 +138,7 @@ class ServiceRuntime:
                 self.settings.database_url, self.schema, self.settings.database_pool_size
             )
         await self.publisher.connect()
-        await self.publisher.declare(self.queues)
+        await self.publisher.declare(self.queues, passive=not self.settings.declare_topology)
         if self.uses_database:
             self.relay = OutboxRelay(
                 self.pool,
@@ -140,6 +148,10 @@ class ServiceRuntime:
                 poll_interval=self.settings.outbox_poll_interval,
             )
             await self.relay.start()
+            self.inbox_pruning = InboxPruning(
+                self.pool, timedelta(hours=self.settings.inbox_retention_hours)
+            )
+            await self.inbox_pruning.start()
         for hook in self.on_start:
             await hook(self)
         await self.broker.start()
@@ -152,6 +164,8 @@ class ServiceRuntime:
             await hook(self)
         if self.relay is not None:
             await self.relay.stop()
+        if self.inbox_pruning is not None:
+            await self.inbox_pruning.stop()
         await self.publisher.close()
         if self._pool is not None:
             await self._pool.close()
@@ -178,7 +192,9 @@ class ServiceRuntime:
 
         app = FastAPI(title=f"BIN {self.name}", lifespan=lifespan, **fastapi_kwargs)
         app.state.runtime = self
-        app.state.token_verifier = TokenVerifier(AuthSettings())
+        auth = AuthSettings()
+        self.development_values += auth_values(auth)
+        app.state.token_verifier = TokenVerifier(auth)
         problems.install(app)
         app.add_middleware(RefuseNulCharacters)
         app.include_router(health_router(self.readiness))
@@ -243,6 +259,7 @@ def main(
         applied = asyncio.run(runtime.migrate())
         log.info("migrations applied", schema=runtime.schema, applied=applied)
         return
+    refuse_development_settings(runtime.name, settings.environment, runtime.development_values)
     tune_garbage_collector()
     config = uvicorn.Config(
         app,

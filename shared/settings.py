@@ -11,6 +11,11 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BIN_", extra="ignore")
 
+    # "development" lets a service start with the development secrets and an insecure
+    # console cookie (make run and the tests set it); anything deployed leaves it at
+    # "production", where those are refused at start (shared.safeguards).
+    environment: str = Field(default="production", pattern="^(development|production)$")
+
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # Every exchange and queue name starts with this; test runs use their own to stay isolated.
@@ -30,8 +35,14 @@ class ServiceSettings(BaseSettings):
     # "quorum" (durable, replicated, poison-message limit) in production; "classic" for test
     # runs, which create and delete their queues (see shared.topology.Topology.queue_type).
     queue_type: str = Field(default="quorum", pattern="^(quorum|classic)$")
+    # False: the exchanges and queues must exist already (declared by the services that own
+    # them) and are only checked; for a gateway, whose broker user may declare nothing.
+    declare_topology: bool = True
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval: float = Field(default=1.0, gt=0)
+    # Inbox claims older than this are pruned (shared/messaging/inbox.py): far longer than
+    # any copy of an event can take to arrive.
+    inbox_retention_hours: float = Field(default=168.0, ge=1)
 
 
 def database_schema(service: str) -> str:

@@ -154,6 +154,11 @@ REGISTRY_MEMBER_REPLIES = QueueSpec(
     name="registry.member-replies",
     bindings=((Visibility.PRIVATE, "member.sms_opt_out_changed.v1"),),
 )
+# Push subscriptions a push service said are gone: the registry forgets them.
+REGISTRY_PUSH_SUBSCRIPTIONS = QueueSpec(
+    name="registry.push-subscriptions",
+    bindings=((Visibility.GATEWAY, "push.subscription_expired.v1"),),
+)
 DIGEST_REGISTRY = QueueSpec(
     name="digest.registry",
     bindings=(
@@ -179,18 +184,28 @@ ALL_QUEUES: tuple[QueueSpec, ...] = (
     INTAKE_REGISTRY,
     INTAKE_REPLIES,
     REGISTRY_MEMBER_REPLIES,
+    REGISTRY_PUSH_SUBSCRIPTIONS,
     *GATEWAY_QUEUES,
 )
 
 
 async def declare(
-    channel: AbstractChannel, topology: Topology, queues: tuple[QueueSpec, ...]
+    channel: AbstractChannel,
+    topology: Topology,
+    queues: tuple[QueueSpec, ...],
+    *,
+    passive: bool = False,
 ) -> None:
     """Declares the exchanges, the given queues with their siblings, and their bindings.
 
     Idempotent: every service calls it at start for what it consumes or produces into,
-    so no message is published into a queue that does not exist yet.
+    so no message is published into a queue that does not exist yet. ``passive``: only
+    checks that the exchanges and queues exist (the broker closes the channel if one does
+    not), for a user without the right to declare, such as an external gateway's.
     """
+    if passive:
+        await _check_declared(channel, topology, queues)
+        return
     exchanges = {}
     for visibility in Visibility:
         exchanges[visibility] = await channel.declare_exchange(
@@ -218,6 +233,17 @@ async def declare(
             arguments={"x-queue-type": topology.queue_type},
         )
         await dead.bind(dead_letter, work_name)
+
+
+async def _check_declared(
+    channel: AbstractChannel, topology: Topology, queues: tuple[QueueSpec, ...]
+) -> None:
+    for visibility in {visibility for spec in queues for visibility, _ in spec.bindings}:
+        await channel.declare_exchange(
+            topology.exchange_name(visibility), ExchangeType.TOPIC, passive=True
+        )
+    for spec in queues:
+        await channel.declare_queue(topology.queue_name(spec.name), passive=True)
 
 
 async def delete(

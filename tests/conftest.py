@@ -21,6 +21,9 @@ TESTS = Path(__file__).parent
 # do not (see shared.topology.Topology.queue_type). Subprocesses inherit the setting.
 # tests/integration/test_quorum_topology.py declares the production quorum topology once.
 os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
+# The services the tests start (in this process or as subprocesses, which inherit it) run
+# with the development secrets, which production refuses (shared.safeguards).
+os.environ.setdefault("BIN_ENVIRONMENT", "development")
 
 
 def _kind(item: pytest.Item) -> str:

@@ -84,8 +84,8 @@ def infrastructure() -> Iterator[Infrastructure]:
         from testcontainers.rabbitmq import RabbitMqContainer
 
         with (
-            RabbitMqContainer("rabbitmq:3.13-management") as rabbit,
-            PostgresContainer("postgres:15", driver=None) as postgres,
+            RabbitMqContainer("rabbitmq:3.13.7-management") as rabbit,
+            PostgresContainer("postgres:15.10-bookworm", driver=None) as postgres,
         ):
             host = rabbit.get_container_host_ip()
             port = rabbit.get_exposed_port(5672)

@@ -4,6 +4,7 @@ charter drafted, signed in person by the three parties, submitted, approved, act
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,7 +17,13 @@ def bearer(subject: str, roles: list[Role], **scopes: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def signatories(bin_id: str, zone: str, municipality: str) -> dict[str, dict[str, str]]:
+# Makes a caller's Authorization header: bearer() above, or a deployment's own token issuer.
+Bearer = Callable[..., dict[str, str]]
+
+
+def signatories(
+    bin_id: str, zone: str, municipality: str, bearer: Bearer = bearer
+) -> dict[str, dict[str, str]]:
     """Who signs the BIN's charter for each party, as their tokens."""
     return {
         "coordinator": bearer("coordinator", [Role.COORDINATOR], bin_ids=[uuid.UUID(bin_id)]),
@@ -33,13 +40,14 @@ async def make_official(
     zone: str,
     municipality: str,
     runner: dict[str, str],
+    bearer: Bearer = bearer,
 ) -> None:
     """``registry`` is the registry's base URL ("" for a client that has it); ``runner`` the
     token of someone who runs the BIN (its police zone or municipality, or an admin)."""
     url = f"{registry}/bins/{bin_id}"
     drafted = await client.post(f"{url}/status", json={"status": "charter_drafted"}, headers=runner)
     assert drafted.status_code == 200, drafted.text
-    for signatory, headers in signatories(bin_id, zone, municipality).items():
+    for signatory, headers in signatories(bin_id, zone, municipality, bearer).items():
         signed = await client.post(
             f"{url}/charter/signatures", json={"signatory": signatory}, headers=headers
         )

@@ -23,7 +23,7 @@ from services.connectors.domain.address_key import address_key
 from services.connectors.lease import Lease
 from services.connectors.ledger import Receipt, Submitted
 from services.connectors.ports import OutgoingMessage
-from services.connectors.receipts import enqueue_receipts
+from services.connectors.receipts import enqueue_receipts, expiry_events
 from services.connectors.reports import observe
 from services.connectors.router import ChannelRouter
 from shared import topology as topo
@@ -147,11 +147,16 @@ class _LedgerRecorder:
         if not answers:
             return
         receipts: list[Receipt] = []
+        expired = expiry_events(answers, self.correlation_id)
 
         async def record(conn: Connection) -> None:
             nonlocal receipts
             receipts = await ledger.record_submitted(conn, answers)
             await enqueue_receipts(self.deps.runtime, conn, receipts, self.correlation_id)
+            # In the same transaction: a subscription the push service dropped is forgotten
+            # by the registry exactly when its delivery is recorded as failed.
+            if expired:
+                await self.deps.runtime.enqueue(conn, expired)
 
         await self._persistently(record)
         observe(receipts)

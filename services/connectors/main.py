@@ -12,16 +12,18 @@ from services.connectors.adapters.kannel import KannelConfig, KannelProvider
 from services.connectors.adapters.kannel_http import kannel_router
 from services.connectors.adapters.smpp import SmppConfig, SmppProvider
 from services.connectors.adapters.smtp import SmtpConfig, SmtpProvider
+from services.connectors.adapters.webpush import WebPushConfig, WebPushProvider
 from services.connectors.config import ProviderConfig
 from services.connectors.handlers import ConnectorDeps, finish_sending, register
 from services.connectors.lease import Lease
 from services.connectors.ports import Provider
 from services.connectors.reports import LedgerSink
 from services.connectors.router import ChannelRouter, ProviderSlot
-from services.connectors.settings import ConnectorSettings
+from services.connectors.settings import DEVELOPMENT_ADDRESS_SECRET, ConnectorSettings
 from services.connectors.sweeper import Sweeper
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
+from shared.safeguards import secret_values
 
 
 def build_provider(config: ProviderConfig, sink: LedgerSink) -> tuple[Provider, list[APIRouter]]:
@@ -32,6 +34,8 @@ def build_provider(config: ProviderConfig, sink: LedgerSink) -> tuple[Provider, 
         return KannelProvider(config), [kannel_router(sink, config.name)]
     if isinstance(config, SmtpConfig):
         return SmtpProvider(config), []
+    if isinstance(config, WebPushConfig):
+        return WebPushProvider(config), []
     raise ValueError(f"no adapter for provider kind of {config.name}")
 
 
@@ -47,7 +51,11 @@ def build(settings: ConnectorSettings | None = None) -> tuple[ServiceRuntime, Fa
         ),
         sql_dir=Path(__file__).parent / "sql",
     )
-    secret = settings.connector_address_secret.get_secret_value().encode()
+    secret_text = settings.connector_address_secret.get_secret_value()
+    runtime.development_values += secret_values(
+        "BIN_CONNECTOR_ADDRESS_SECRET", secret_text, DEVELOPMENT_ADDRESS_SECRET
+    )
+    secret = secret_text.encode()
     sink = LedgerSink(runtime, secret, timedelta(days=settings.connector_reply_window_days))
     slots: dict[str, list[ProviderSlot]] = {}
     routes: list[APIRouter] = []

@@ -1,6 +1,6 @@
 """The provider port: what every adapter of a channel offers, and what it reports back.
 
-An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP). It knows
+An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP, Web Push). It knows
 nothing of RabbitMQ, the ledger or failover: the connector hands it messages, it answers
 one :class:`SubmitResult` per message, and later tells a :class:`ReportSink` what the
 provider reported (delivery reports, bounces) and what members sent back (MO SMS).
@@ -23,7 +23,8 @@ class OutgoingMessage:
     """One delivery as an adapter sends it. Holds personal data: never log it whole."""
 
     delivery_id: uuid.UUID
-    address: str  # E.164 for SMS, an e-mail address for e-mail
+    # E.164 for SMS, an e-mail address for e-mail, a subscription's JSON for push
+    address: str
     language: str
     text: str
     priority: str = "urgent"  # "urgent" or "bulk"
@@ -59,6 +60,9 @@ class SubmitResult:
     provider_message_ids: tuple[str, ...] = ()
     # A short reason, never personal data ("ESME_RINVDSTADR", "550 5.1.1").
     detail: str | None = None
+    # A push service said the subscription is gone (404, 410): its endpoint, for the event
+    # that tells the registry to forget it. Personal data: kept out of the repr.
+    expired_endpoint: str | None = field(default=None, repr=False)
 
 
 class ProviderUnavailable(Exception):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.connectors.ledger import Receipt
+from services.connectors.ledger import Receipt, Submitted
 from shared.database import Connection
 from shared.events import (
     Channel,
@@ -18,6 +18,7 @@ from shared.events import (
     DeliveryReceiptedData,
 )
 from shared.events.dispatch import MemberReply
+from shared.events.push import PushSubscriptionExpired, PushSubscriptionExpiredData
 from shared.runtime import ServiceRuntime
 
 SOURCE = "connectors"
@@ -65,6 +66,22 @@ def reply_event(
             ],
         ),
     )
+
+
+def expiry_events(
+    answers: Sequence[Submitted], correlation_id: str | None = None
+) -> list[PushSubscriptionExpired]:
+    """For the registry: the push subscriptions the push service said are gone."""
+    now = datetime.now(UTC)
+    return [
+        PushSubscriptionExpired.create(
+            source=SOURCE,
+            correlation_id=correlation_id,
+            data=PushSubscriptionExpiredData(endpoint=answer.result.expired_endpoint, at=now),
+        )
+        for answer in answers
+        if answer.result.expired_endpoint is not None
+    ]
 
 
 async def enqueue_receipts(

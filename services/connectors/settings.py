@@ -9,7 +9,8 @@ Providers come as JSON, inline in ``BIN_CONNECTOR_PROVIDERS`` or in the file nam
       {"name": "kannel", "kind": "kannel", "order": 1, "sendsms_url": "...", ...},
       {"name": "relay", "kind": "smtp", "host": "smtp.example.org", "sender": "...", ...}]'
 
-The kinds and their fields: :class:`SmppConfig`, :class:`KannelConfig`, :class:`SmtpConfig`.
+The kinds and their fields: :class:`SmppConfig`, :class:`KannelConfig`, :class:`SmtpConfig`,
+:class:`WebPushConfig`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from pydantic import Field, SecretStr, TypeAdapter, model_validator
 from services.connectors.adapters.kannel import KannelConfig
 from services.connectors.adapters.smpp import SmppConfig
 from services.connectors.adapters.smtp import SmtpConfig
+from services.connectors.adapters.webpush import WebPushConfig
 from shared.settings import ServiceSettings
 
-AnyProviderConfig = Annotated[SmppConfig | KannelConfig | SmtpConfig, Field(discriminator="kind")]
+AnyProviderConfig = Annotated[
+    SmppConfig | KannelConfig | SmtpConfig | WebPushConfig, Field(discriminator="kind")
+]
 _PROVIDERS = TypeAdapter(list[AnyProviderConfig])
+# What BIN_CONNECTOR_ADDRESS_SECRET is when not given: refused outside development.
+DEVELOPMENT_ADDRESS_SECRET = "development-only-address-secret"  # noqa: S105
 
 
 class ConnectorSettings(ServiceSettings):
@@ -33,7 +39,7 @@ class ConnectorSettings(ServiceSettings):
     connector_providers: list[AnyProviderConfig] = Field(default_factory=list)
     connector_providers_file: Path | None = None
     # Keys the hash of members' numbers that finds the delivery an SMS reply answers.
-    connector_address_secret: SecretStr = SecretStr("development-only-address-secret")
+    connector_address_secret: SecretStr = SecretStr(DEVELOPMENT_ADDRESS_SECRET)
     # A reply counts as answering the member's latest SMS within this many days.
     connector_reply_window_days: float = Field(default=7.0, gt=0)
     connector_sweep_interval: float = Field(default=2.0, gt=0)

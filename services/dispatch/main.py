@@ -13,10 +13,12 @@ from services.dispatch.engine import FanoutEngine
 from services.dispatch.handlers import DispatchDeps, register
 from services.dispatch.http import router
 from services.dispatch.progress import ProgressAnnouncer, read_progress, shared_progress
+from services.dispatch.reach import router as reach_router
 from services.dispatch.retention import DeliveryRetention
 from services.dispatch.sweeper import Sweeper
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
+from shared.safeguards import DEVELOPMENT_LINK_SECRET, link_secret_values
 from shared.settings import ServiceSettings
 from shared.signing import sign_member_token
 
@@ -33,7 +35,7 @@ class DispatchSettings(ServiceSettings):
     gateway_rate_limits: dict[str, float] = Field(default_factory=dict)
     # Members' signed links to their preferences page (the page is the registry's).
     preferences_base_url: str = "http://127.0.0.1:8001/preferences"
-    link_secret: str = "development-only-link-secret-change-me"  # noqa: S105
+    link_secret: str = DEVELOPMENT_LINK_SECRET
     link_ttl_days: int = Field(default=30, ge=1, le=365)
     # What one message costs the municipality, for the monthly cost report.
     sms_price_eur: float = Field(default=0.06, ge=0)
@@ -71,6 +73,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
         ),
         sql_dir=Path(__file__).parent / "sql",
     )
+    runtime.development_values += link_secret_values(settings.link_secret)
     engine = FanoutEngine(
         runtime,
         settings.batch_size,
@@ -111,7 +114,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     costs.cost_metrics_job(runtime, prices).attach(runtime)
     retention = DeliveryRetention(runtime, settings.retention_delivery_days)
     retention.job.attach(runtime)
-    app = runtime.http_app([router, costs.router, evaluation.router])
+    app = runtime.http_app([router, reach_router, costs.router, evaluation.router])
     app.state.retention = retention
     app.state.engine = engine
     app.state.sweeper = sweeper

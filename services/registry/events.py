@@ -30,6 +30,7 @@ from shared.events import (
     MemberRegisteredData,
 )
 from shared.events.registry import StreetSegmentData
+from shared.push_subscription import PushSubscription
 
 SOURCE = "registry"
 
@@ -84,12 +85,21 @@ def bin_area_changed(
     )
 
 
+def _push_address(stored: Any) -> str | None:
+    """The subscription as dispatch's push_token: its compact JSON, the push address."""
+    return PushSubscription.model_validate(stored).address() if stored else None
+
+
 def _member_data(member: Any) -> MemberRegisteredData:
     return MemberRegisteredData(
         member_id=member["member_id"],
         bin_id=member["bin_id"],
         language=Language(member["language"]),
-        contact=MemberContact(phones=list(member["phones"]), email=member["email"]),
+        contact=MemberContact(
+            phones=list(member["phones"]),
+            email=member["email"],
+            push_token=_push_address(member.get("push_subscription")),
+        ),
         subsidised_sms=member["subsidised_sms"],
         channels=[Channel(c) for c in member["channels"]],
         suspended_until=member.get("suspended_until"),

@@ -10,7 +10,9 @@ from services.registry import console, handlers, problems
 from services.registry.api import bins, charter, evaluation, members, roles, sanctions
 from services.registry.evaluation_parts import EvaluationParts, PartUnavailable, part_unavailable
 from shared import topology as topo
+from shared import web
 from shared.runtime import ServiceRuntime, main
+from shared.safeguards import DEVELOPMENT_LINK_SECRET, link_secret_values, secure_cookie_values
 from shared.settings import ServiceSettings
 
 
@@ -22,7 +24,10 @@ class RegistrySettings(ServiceSettings):
     # fetches dispatch's part (BIN_DISPATCH_URL).
     dispatch_url: str = "http://127.0.0.1:8003"
     # Members' preferences links are signed by dispatch: the same variable, BIN_LINK_SECRET.
-    link_secret: str = "development-only-link-secret-change-me"  # noqa: S105
+    link_secret: str = DEVELOPMENT_LINK_SECRET
+    # The VAPID public key members' browsers subscribe with (BIN_PUSH_VAPID_PUBLIC_KEY), the
+    # public half of the push connector's key; unset: the page offers no push.
+    push_vapid_public_key: str | None = None
 
 
 def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -30,9 +35,11 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
     runtime = ServiceRuntime(
         name="registry",
         settings=settings,
-        queues=(topo.REGISTRY_MEMBER_REPLIES,),
+        queues=(topo.REGISTRY_MEMBER_REPLIES, topo.REGISTRY_PUSH_SUBSCRIPTIONS),
         sql_dir=Path(__file__).parent / "sql",
     )
+    runtime.development_values += link_secret_values(settings.link_secret)
+    runtime.development_values += secure_cookie_values(web.ConsoleSettings().secure_cookie)
     handlers.register(runtime)
     app = runtime.http_app(
         [
@@ -50,7 +57,12 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
     runtime.on_stop.append(parts.stop)
     app.state.evaluation_parts = parts
     app.add_exception_handler(PartUnavailable, part_unavailable)
-    console.install(app, console.PageSettings(settings.dispatch_url, settings.link_secret))
+    console.install(
+        app,
+        console.PageSettings(
+            settings.dispatch_url, settings.link_secret, settings.push_vapid_public_key
+        ),
+    )
     return runtime, app
 
 

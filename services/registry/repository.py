@@ -113,7 +113,7 @@ member_id, bin_id, full_name, birth_date, relation, street, house_number, box, p
 municipality, phones, email, language, channels, subsidised_sms, registration_signed_on,
 house_rules_version, house_rules_accepted_on, joined_at, updated_at, housing_unit,
 sms_unit_claim, standing, suspended_until, sms_opted_out, quiet_from, quiet_until, paused_until,
-digest_subscribed
+digest_subscribed, push_subscription
 """
 
 

@@ -235,6 +235,9 @@ class MemberExport(BaseModel):
     quiet_until: time | None = None
     paused_until: datetime | None = None
     digest_subscribed: bool = Field(default=True, description="Gets the daily digest")
+    push_subscription: dict[str, Any] | None = Field(
+        default=None, description="The Web Push subscription of the member's device"
+    )
     joined_at: datetime
     updated_at: datetime
 

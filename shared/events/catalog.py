@@ -21,6 +21,7 @@ from shared.events.dispatch import (
 )
 from shared.events.envelope import Envelope, EventData
 from shared.events.intake import AlertCancelled, AlertIssued, NoticePublished, PoliceNewsPublished
+from shared.events.push import PushSubscriptionExpired
 from shared.events.registry import (
     BinAreaChanged,
     BinRegistered,
@@ -53,4 +54,5 @@ ALL_EVENTS: tuple[type[Envelope[EventData]], ...] = (  # type: ignore[assignment
     FanoutProgressed,
     MemberReplied,
     MemberSmsOptOutChanged,
+    PushSubscriptionExpired,
 )

@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobust
 
 from shared import topology as topo
 from shared.events.envelope import Envelope
+from shared.messaging import nodes
 from shared.topology import Topology
 
 
@@ -28,7 +29,7 @@ class Publisher:
         self._in_flight = asyncio.Semaphore(in_flight)
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(
+        self._connection = await nodes.connect_robust(
             self.amqp_url, timeout=10, client_properties={"connection_name": "publisher"}
         )
         self._channel = await self._connection.channel(publisher_confirms=True)
@@ -54,8 +55,8 @@ class Publisher:
             self._exchanges.clear()
         return self._channel
 
-    async def declare(self, queues: tuple[topo.QueueSpec, ...]) -> None:
-        await topo.declare(await self.channel(), self.topology, queues)
+    async def declare(self, queues: tuple[topo.QueueSpec, ...], *, passive: bool = False) -> None:
+        await topo.declare(await self.channel(), self.topology, queues, passive=passive)
 
     async def _exchange(self, name: str) -> AbstractExchange:
         channel = await self.channel()  # first: a reopened channel empties the cache

@@ -43,6 +43,9 @@ class RunningSystem:
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     # How long start() waits for each service to answer /readyz.
     ready_timeout: float = 30
+    # A deployment under test: each service gets exactly its service_env (what its deploy
+    # files give it, tests/deployment.py) and none of this run's BIN_ settings.
+    exact_env: bool = False
 
     def __post_init__(self) -> None:
         for service in self.services:
@@ -52,6 +55,9 @@ class RunningSystem:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def env(self, service: str) -> dict[str, str]:
+        if self.exact_env:
+            outside = {k: v for k, v in os.environ.items() if not k.startswith("BIN_")}
+            return {**outside, **self.service_env[service]}
         return {
             **os.environ,
             "BIN_AMQP_URL": self.amqp_url,
@@ -64,6 +70,9 @@ class RunningSystem:
             "BIN_GATEWAY_LATENCY_MS": "5",
             "BIN_GATEWAY_SEED": "1",
             "BIN_GRACEFUL_TIMEOUT": "10",
+            # Four eyes (intake): alerts of up to 100,000 members go at once here (the tests
+            # send larger ones than the default 500); across municipalities they still wait.
+            "BIN_FOUR_EYES_MEMBERS": '{"default": 100000}',
             **self.service_env.get(service, {}),
         }
 

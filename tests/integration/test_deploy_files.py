@@ -11,10 +11,24 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.deployment import (
+    COMPOSE_VARIABLES,
+    ROLES_SQL,
+    USERS_SH,
+    DatabaseRoles,
+    bind_mounts,
+    compose_services,
+    kubernetes_secrets,
+    kubernetes_services,
+    of_kind,
+    render_overlay,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -55,11 +69,132 @@ def test_the_compose_file_runs_every_service_and_scales_dispatch() -> None:
         assert services[name]["command"] == [f"services.{name.replace('-', '_')}"]
     # A fixed host port would make `--scale dispatch=N` fail.
     assert "ports" not in services["dispatch"]
-    for mounted in ("prometheus", "grafana"):
-        for volume in services[mounted]["volumes"]:
-            source = volume.split(":")[0]
-            if source.startswith("./"):
-                assert (DEPLOY / source).exists(), source
+
+
+def test_every_file_a_deploy_file_names_exists() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    mounts = bind_mounts(compose)
+    assert mounts, "no bind mount found"
+    for source in mounts:
+        assert source.exists(), f"compose mounts {source}, which does not exist"
+    # What a container runs from a mounted file is mounted there.
+    for name, service in compose["services"].items():
+        targets = {v.split(":")[1] for v in service.get("volumes", []) if isinstance(v, str)}
+        hooks = [" ".join(h["command"]) for h in service.get("post_start", [])]
+        for path in re.findall(r"/etc/\S+", " ".join(hooks)):
+            assert path in targets, f"{name} runs {path}, which it does not mount"
+    init = (DEPLOY / "postgres" / "init.sh").read_text()
+    [roles] = re.findall(r"-f (\S+)", init)
+    assert roles in {v.split(":")[1] for v in compose["services"]["postgres"]["volumes"]}
+    for kustomization in KUBERNETES.glob("**/kustomization.yaml"):
+        for resource in yaml.safe_load(kustomization.read_text())["resources"]:
+            assert (kustomization.parent / resource).exists(), resource
+
+
+def _image_pinned(image: str) -> bool:
+    _, _, tag = image.rpartition(":")
+    return bool(re.search(r"\d+\.\d+", tag)) and "latest" not in tag
+
+
+def test_every_image_is_pinned() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        # Built here from this repository (the one image of every service).
+        if "build" not in service:
+            assert _image_pinned(service["image"]), f"compose {name}: {service['image']}"
+    for overlay in ("zone", "regional"):
+        rendered = render_overlay(overlay)
+        images = [
+            c["image"]
+            for d in of_kind(rendered, "Deployment").values()
+            for c in d["spec"]["template"]["spec"]["containers"]
+        ]
+        images += [
+            c["image"]
+            for j in of_kind(rendered, "Job").values()
+            for c in j["spec"]["template"]["spec"]["containers"]
+        ]
+        images += [r["spec"]["image"] for r in of_kind(rendered, "RabbitmqCluster").values()]
+        assert images and all(_image_pinned(i) for i in images), images
+    for line in (DEPLOY / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            assert _image_pinned(line.split()[1]), line
+
+
+def _url_host(value: str) -> str | None:
+    return urlsplit(value).hostname if "://" in value else None
+
+
+def test_deployed_services_reach_each_other_and_members_reach_the_public_address() -> None:
+    """The faults these files once had: the registry fetching its report's parts from
+    127.0.0.1, members' links to http://127.0.0.1:8001, every compose service sending
+    progress links to localhost:8003; and nothing of the development environment."""
+    kubernetes = {
+        s.module: s.env for s in kubernetes_services(render_overlay("zone"), SECRETS).values()
+    }
+    compose = {s.module: s.env for s in compose_services(COMPOSE_VARIABLES).values()}
+    for deployed, names in (
+        (kubernetes, {"bin-intake", "bin-dispatch"}),
+        (compose, {"intake", "dispatch"}),
+    ):
+        registry = deployed["registry"]
+        assert {
+            _url_host(registry["BIN_INTAKE_URL"]),
+            _url_host(registry["BIN_DISPATCH_URL"]),
+        } == names
+        assert deployed["dispatch"]["BIN_PREFERENCES_BASE_URL"].startswith("https://")
+        assert deployed["dispatch"]["BIN_PREFERENCES_BASE_URL"].endswith("/preferences")
+        for module, env in deployed.items():
+            assert "BIN_ENVIRONMENT" not in env, module
+            for key, value in env.items():
+                assert _url_host(value) not in {"localhost", "127.0.0.1"}, (module, key, value)
+        for module in ("registry", "intake"):
+            assert deployed[module]["BIN_CONSOLE_SECURE_COOKIE"] == "true"
+    assert kubernetes["registry"]["BIN_QUEUE_TYPE"] == "quorum"
+    assert "BIN_QUEUE_TYPE" not in compose["registry"]  # quorum, the default
+
+
+def test_each_service_has_a_broker_user_and_a_database_role_of_its_own() -> None:
+    compose = compose_services(COMPOSE_VARIABLES, profiles=("connectors",))
+    users = {
+        n: urlsplit(s.env["BIN_AMQP_URL"]).username
+        for n, s in compose.items()
+        if "BIN_AMQP_URL" in s.env
+    }
+    roles = {
+        n: urlsplit(s.env["BIN_DATABASE_URL"]).username
+        for n, s in compose.items()
+        if "BIN_DATABASE_URL" in s.env
+    }
+    assert len(set(users.values())) == len(users) == 6, users
+    assert len(set(roles.values())) == len(roles) == 6, roles  # the five and the migration
+    sql = ROLES_SQL.read_text()
+    assert "SUPERUSER" not in sql.upper() and "CREATEROLE" not in sql.upper()
+    for role in roles.values():
+        assert role and role.startswith("bin_") and f"\\set {role.removeprefix('bin_')} " in sql, (
+            role
+        )
+    for user in users.values():
+        assert user and f"user {user.removeprefix('bin-')} " in USERS_SH.read_text(), user
+
+
+def test_every_secret_the_manifests_use_is_documented() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    rendered = render_overlay("zone")
+    names = set()
+    for workload in [*of_kind(rendered, "Deployment").values(), *of_kind(rendered, "Job").values()]:
+        pod = workload["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            names |= {
+                s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s
+            }
+        names |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    for user in of_kind(rendered, "User").values():
+        names.add(user["spec"]["importCredentialsSecret"]["name"])
+    for trigger in of_kind(rendered, "TriggerAuthentication").values():
+        names |= {t["name"] for t in trigger["spec"]["secretTargetRef"]}
+    missing = sorted(n for n in names if f"`{n}`" not in operations)
+    assert not missing, f"docs/operations.md does not list the Secrets {missing}"
 
 
 def _manifests(folder: Path) -> list[dict[str, Any]]:
@@ -72,6 +207,16 @@ def _manifests(folder: Path) -> list[dict[str, Any]]:
 
 
 BASE = _manifests(KUBERNETES / "base")
+# The Secrets an operator creates, with values that only have to be there.
+SECRETS = kubernetes_secrets(
+    {
+        f"bin-{u}": f"bin-{u}"
+        for u in ("registry", "intake", "dispatch", "digest", "connectors", "gateway", "subscriber")
+    },
+    "amqp://bin:secret@bin-rabbitmq:5672/",
+    "bin",
+    DatabaseRoles("postgresql://postgres@postgres.example.be:5432/bin", "bin_"),
+)
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,18 @@
 """The member's preferences page, reached by the signed link in digests and notices: no
-login beyond the link. Plain HTML forms (no script needed) posted back to the same URL."""
+login beyond the link. Plain HTML forms (no script needed) posted back to the same URL; only
+"alerts on this device" needs a script (static/push.js), as the Push API has no form."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.registry import repository
+from services.registry import push, repository
 from services.registry.api.members import apply_change, erase
 from services.registry.console.choices import ALL_CHANNELS, NoChannel, preferences_change, ticked
 from services.registry.console.links import Link, LinkState, read_link, same_origin
@@ -20,6 +22,7 @@ from shared.database import Connection
 from shared.dependencies import Runtime
 from shared.events import Language
 from shared.logging import get_logger
+from shared.push_subscription import MAX_ENDPOINT, InvalidSubscription, read_subscription
 from shared.web.i18n import LANGUAGES
 
 log = get_logger(__name__)
@@ -27,6 +30,9 @@ router = APIRouter(include_in_schema=False)
 PREFIX = "/preferences"
 # The links dispatch signs are about 120 characters; anything far longer is not one.
 MAX_TOKEN = 300
+STATIC = Path(__file__).parent / "static"
+# A browser's PushSubscription JSON: the endpoint, two keys and a little syntax.
+MAX_SUBSCRIPTION = MAX_ENDPOINT + 400
 
 
 def _language(request: Request, member: Any | None) -> str | None:
@@ -76,6 +82,9 @@ async def _page(
         "languages_offered": [language.value for language in Language],
         "saved": saved,
         "error": error,
+        "push_key": pages.settings.push_vapid_public_key,
+        "push_subscribed": member.get("push_subscription") is not None,
+        "push_scope": PREFIX + "/",
     }
     page = pages.members.render(
         request,
@@ -98,6 +107,18 @@ def _own_origin_only(response: HTMLResponse) -> HTMLResponse:
 async def _with_bin_name(conn: Connection, member: Any) -> dict[str, Any]:
     bin_row = await repository.bin_row(conn, member["bin_id"])
     return {**dict(member), "bin_name": bin_row["name"] if bin_row else ""}
+
+
+@router.get(PREFIX + "/sw.js", include_in_schema=False)
+async def service_worker() -> FileResponse:
+    """The members' service worker, served from /preferences/ so its scope covers the page."""
+    return FileResponse(STATIC / "sw.js", media_type="text/javascript",
+                        headers={"cache-control": "no-cache"})  # fmt: skip
+
+
+@router.get(PREFIX + "/push.js", include_in_schema=False)
+async def push_script() -> FileResponse:
+    return FileResponse(STATIC / "push.js", media_type="text/javascript")
 
 
 @router.get(PREFIX + "/{token}", response_class=HTMLResponse)
@@ -124,6 +145,7 @@ async def change_preferences(
     channels: Annotated[list[str], Form(max_length=10)] = [],  # noqa: B006 (FastAPI copies it)
     digest: Annotated[str | None, Form(max_length=10)] = None,
     confirm: Annotated[str | None, Form(max_length=10)] = None,
+    subscription: Annotated[str, Form(max_length=MAX_SUBSCRIPTION)] = "",
     # RFC 8058: a mail client's one-click unsubscribe POSTs exactly this field to the link in
     # the e-mail's List-Unsubscribe header, with no cookie and no other field.
     one_click: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=20)] = None,
@@ -152,6 +174,9 @@ async def change_preferences(
             return pages.members.render(
                 request, "preferences_left.html", language=_language(request, member)
             )
+        if action in ("push", "push_off"):
+            return await _change_push(request, pages, runtime, conn, token, member,
+                                      subscription if action == "push" else None)  # fmt: skip
         try:
             change = preferences_change(language, channels, digest == "yes")
         except (NoChannel, ValidationError) as problem:
@@ -159,4 +184,21 @@ async def change_preferences(
             error = "no_channel" if isinstance(problem, NoChannel) else "invalid_choice"
             return await _page(request, pages, token, shown, error=error, status_code=422)
         await apply_change(conn, runtime, member, change)
+    return RedirectResponse(f"{PREFIX}/{token}?saved=true", status_code=303)
+
+
+async def _change_push(
+    request: Request, pages: Pages, runtime: Runtime, conn: Connection, token: str,
+    member: Any, raw: str | None,
+) -> Response:  # fmt: skip
+    """This device's subscription stored (``raw``, the browser's JSON) or, with None, removed."""
+    try:
+        subscription = read_subscription(raw) if raw is not None else None
+    except InvalidSubscription:
+        shown = await _with_bin_name(conn, member)
+        return await _page(request, pages, token, shown, error="invalid_subscription",
+                           status_code=422)  # fmt: skip
+    await push.set_subscription(conn, runtime, member["member_id"], subscription)
+    log.info("push subscription changed by the member", member_id=str(member["member_id"]),
+             subscribed=subscription is not None)  # fmt: skip
     return RedirectResponse(f"{PREFIX}/{token}?saved=true", status_code=303)

@@ -27,6 +27,8 @@ class PageSettings:
     dispatch_url: str
     # The secret dispatch signs members' links with; BIN_LINK_SECRET, the same variable.
     link_secret: str
+    # The VAPID public key the preferences page subscribes with; None: no push offered.
+    push_vapid_public_key: str | None = None
 
 
 @dataclass(frozen=True)
