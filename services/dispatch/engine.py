@@ -87,6 +87,12 @@ class FanoutEngine:
         """The fan-out as it now is, created if new; and whether this call created it."""
         return await self._creations.submit(fanout)
 
+    async def record_sent(
+        self, batch_id: uuid.UUID, source_id: uuid.UUID, channel: str, deliveries: int
+    ) -> None:
+        """Notes a confirmed gateway message whose rows carry its batch id already."""
+        await self._bookkeeping.submit(_Record(batch=(batch_id, source_id, channel, deliveries)))
+
     async def _create(self, fanouts: list[Fanout]) -> list[tuple[Fanout | None, bool]]:
         async with self.runtime.pool.acquire() as conn:
             return await repository.create_fanouts(conn, fanouts)
@@ -321,9 +327,7 @@ class _Run:
                 body=orjson.dumps(body),
             )
             if assigned:
-                await self.engine._bookkeeping.submit(
-                    _Record(batch=(batch_id, self.fanout.source_id, channel, len(items)))
-                )
+                await self.engine.record_sent(batch_id, self.fanout.source_id, channel, len(items))
             else:
                 async with self.engine.runtime.pool.acquire() as conn:
                     await repository.record_batch(
@@ -332,7 +336,6 @@ class _Run:
                         self.fanout.source_id,
                         channel,
                         [w.delivery_id for w in items],
-                        assigned,
                     )
             metrics.DELIVERIES_REQUESTED.labels(channel, priority.value).inc(len(items))
             if channel in ("sms", "voice"):

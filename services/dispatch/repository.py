@@ -648,12 +648,10 @@ async def record_batch(
     source_id: uuid.UUID,
     channel: str,
     delivery_ids: Sequence[uuid.UUID],
-    assigned: bool,
 ) -> None:
-    """Notes a confirmed gateway message; ``assigned``: its rows already carry the batch id."""
-    if assigned:
-        await conn.execute(RECORD_BATCH, batch_id, source_id, channel, len(delivery_ids))
-        return
+    """Notes a confirmed gateway message of work written earlier (resumed, retried, fallen
+    back) and gives its rows the batch id; a fan-out's own batches, whose rows carry the id
+    from the start, go through :func:`record_batches_and_dispatched`."""
     async with conn.transaction():
         await conn.execute(RECORD_BATCH, batch_id, source_id, channel, len(delivery_ids))
         await conn.execute(ASSIGN_BATCH, batch_id, list(delivery_ids))

@@ -161,23 +161,31 @@ async def urgent_alert_overtakes_large_digest(system: DispatchSystem) -> uuid.UU
     """A 20,000-member digest under way, then a 20-member alert: the alert is delivered
     while the digest is not, then the digest completes; the digest's id."""
     digest_bin = await system.seed_bin(20_000, ["sms"], news=["email"])
-    alert_bin = await system.seed_bin(20, ["sms"])
     digest_id = await system.publish_digest(
         digest_bin, text="x" * 2000, html="<p>" + "x" * 4000 + "</p>"
     )
+    await small_alert_overtakes(system, digest_id, 20_000, interval=0.05)
+    return digest_id
 
-    async def digest_under_way() -> bool:
-        found = await system.progress(digest_id)
+
+async def small_alert_overtakes(
+    system: DispatchSystem, large_id: uuid.UUID, large_members: int, interval: float
+) -> None:
+    """Once the large fan-out ``large_id`` is under way, a 20-member alert: it is delivered
+    while the large one is not finished, then the large one completes."""
+    alert_bin = await system.seed_bin(20, ["sms"])
+
+    async def large_under_way() -> bool:
+        found = await system.progress(large_id)
         return found is not None and found["targeted"] > 0
 
-    await eventually(digest_under_way, timeout=20, interval=0.05)
+    await eventually(large_under_way, timeout=20, interval=interval)
     alert_id = await system.issue_alert([alert_bin])
     await system.settled(alert_id, 20, timeout=30)
-    digest_progress = await system.progress(digest_id)
-    assert digest_progress is not None
-    assert digest_progress["delivered"] < 20_000, "the alert waited for the whole digest"
-    await system.settled(digest_id, 20_000, timeout=120)
-    return digest_id
+    large_progress = await system.progress(large_id)
+    assert large_progress is not None
+    assert large_progress["delivered"] < large_members, "the alert waited for the large one"
+    await system.settled(large_id, large_members, timeout=120)
 
 
 @pytest.fixture

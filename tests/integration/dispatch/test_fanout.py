@@ -15,7 +15,11 @@ from shared import crash_points
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
 from tests.helpers import drain, eventually
-from tests.integration.dispatch.conftest import SystemFactory, urgent_alert_overtakes_large_digest
+from tests.integration.dispatch.conftest import (
+    SystemFactory,
+    small_alert_overtakes,
+    urgent_alert_overtakes_large_digest,
+)
 
 
 async def test_streamed_batches_reach_every_member_once(dispatch_system: SystemFactory) -> None:
@@ -105,20 +109,8 @@ async def test_a_small_alert_does_not_wait_for_a_large_one_under_way(
     being fanned out is delivered before the large one has finished."""
     async with dispatch_system() as system:
         large_bins = [await system.seed_bin(2_000, ["sms"]) for _ in range(10)]
-        small_bin = await system.seed_bin(20, ["sms"])
         large = await system.issue_alert(large_bins)
-
-        async def large_under_way() -> bool:
-            found = await system.progress(large)
-            return found is not None and found["targeted"] > 0
-
-        await eventually(large_under_way, timeout=20, interval=0.02)
-        small = await system.issue_alert([small_bin])
-        await system.settled(small, 20, timeout=30)
-        large_progress = await system.progress(large)
-        assert large_progress is not None
-        assert large_progress["delivered"] < 20_000, "the small alert waited for the large one"
-        await system.settled(large, 20_000, timeout=120)
+        await small_alert_overtakes(system, large, 20_000, interval=0.02)
 
 
 async def test_temporary_failures_are_retried_until_delivered(

@@ -64,7 +64,7 @@ def member_body(n: int) -> dict[str, Any]:
 ADMIN = bearer("admin", [Role.ADMIN])
 
 
-async def _active_bin(registry: httpx.AsyncClient, zone: str, municipality: str) -> str:
+async def active_bin(registry: httpx.AsyncClient, zone: str, municipality: str) -> str:
     created = await registry.post(
         "/bins",
         json={
@@ -112,8 +112,8 @@ async def platform(amqp_url: str, database_url: str) -> AsyncIterator[Platform]:
                 *build_digest(DigestSettings(**common, digest_scheduler=False)), amqp, database_url
             )
         )
-        bin_id = await _active_bin(registry, ZONE, "Leuven")
-        other_bin_id = await _active_bin(registry, OTHER_ZONE, "Elders")
+        bin_id = await active_bin(registry, ZONE, "Leuven")
+        other_bin_id = await active_bin(registry, OTHER_ZONE, "Elders")
         member = await registry.post(f"/bins/{bin_id}/members", json=member_body(1), headers=ADMIN)
         assert member.status_code == 201, member.text
 

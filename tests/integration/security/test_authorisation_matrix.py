@@ -47,8 +47,7 @@ from shared.contracts import SERVICES
 from shared.runtime import ServiceRuntime
 from tests.helpers import eventually
 from tests.infrastructure import new_prefix
-from tests.integration.security.test_access_and_input import member_body
-from tests.lifecycle import make_official
+from tests.integration.security.test_access_and_input import active_bin, member_body
 
 pytestmark = pytest.mark.integration
 
@@ -115,29 +114,6 @@ def allowed_callers(matrix: dict[str, Any], entry: dict[str, Any]) -> set[str]:
 class Platform:
     clients: dict[str, httpx.AsyncClient]
     values: dict[str, str] = field(default_factory=dict)
-
-
-async def _active_bin(registry: httpx.AsyncClient, zone: str, municipality: str) -> str:
-    created = await registry.post(
-        "/bins",
-        json={
-            "name": f"BIN {uuid.uuid4().hex[:6]}",
-            "kind": "bin",
-            "municipality": municipality,
-            "police_zone": zone,
-            "communication_plan": {
-                "urgent_channels": ["sms"],
-                "news_channels": ["email"],
-                "languages": ["nl"],
-            },
-            "streets": [{"street": "Abdijstraat"}],
-        },
-        headers=ADMIN,
-    )
-    assert created.status_code == 201, created.text
-    bin_id: str = created.json()["bin_id"]
-    await make_official(registry, "", bin_id, zone, municipality, ADMIN)
-    return bin_id
 
 
 async def new_member(registry: httpx.AsyncClient, bin_id: str) -> str:
@@ -215,8 +191,8 @@ async def platform(amqp_url: str, database_url: str) -> AsyncIterator[Platform]:
         stack.push_async_callback(parts._client.aclose)
         registry, intake = clients["registry"], clients["intake"]
 
-        bin_id = await _active_bin(registry, ZONE, "Leuven")
-        other_bin_id = await _active_bin(registry, OTHER_ZONE, "Elders")
+        bin_id = await active_bin(registry, ZONE, "Leuven")
+        other_bin_id = await active_bin(registry, OTHER_ZONE, "Elders")
         member_id = await new_member(registry, bin_id)
 
         async def known_everywhere() -> bool:
