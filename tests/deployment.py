@@ -20,6 +20,7 @@ define made real on the local servers, so the tests can run the services as depl
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -82,6 +83,25 @@ class Permissions:
     configure: str
     write: str
     read: str
+
+
+def run_users_sh(vhost: str, prefix: str, passwords: Mapping[str, str]) -> None:
+    """Creates the broker users as compose does (deploy/rabbitmq/users.sh), named with
+    ``prefix``, in ``vhost``; ``passwords``: the BIN_<NAME>_PASSWORD variables."""
+    result = subprocess.run(
+        ["sh", str(USERS_SH)],
+        env={
+            **os.environ,
+            **passwords,
+            "BIN_RABBITMQ_VHOST": vhost,
+            "BIN_RABBITMQ_USER_PREFIX": prefix,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def kubernetes_permissions(manifests: list[dict[str, Any]]) -> dict[str, Permissions]:

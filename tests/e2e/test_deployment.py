@@ -40,7 +40,6 @@ from shared.events import DeliveryRequested, Visibility
 from tests.deployment import (
     COMPOSE_VARIABLES,
     PASSWORD,
-    USERS_SH,
     DeployedService,
     LocalBroker,
     admin_in,
@@ -54,6 +53,7 @@ from tests.deployment import (
     localise,
     of_kind,
     render_overlay,
+    run_users_sh,
     with_location,
 )
 from tests.e2e.api_client import PLAN, registry_events_consumed, seeded_member
@@ -486,20 +486,9 @@ def compose_deployment(infra: Infrastructure, logs: Path) -> Iterator[Deployment
 
 
 def _run_users_sh(vhost: str, prefix: str) -> None:
-    result = subprocess.run(
-        ["sh", str(USERS_SH)],
-        env={
-            **os.environ,
-            **{k: v for k, v in COMPOSE_VARIABLES.items() if k.endswith("_PASSWORD")},
-            "BIN_RABBITMQ_VHOST": vhost,
-            "BIN_RABBITMQ_USER_PREFIX": prefix,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    run_users_sh(
+        vhost, prefix, {k: v for k, v in COMPOSE_VARIABLES.items() if k.endswith("_PASSWORD")}
     )
-    assert result.returncode == 0, result.stderr
 
 
 def _delete_users(broker: LocalBroker, prefix: str) -> None:

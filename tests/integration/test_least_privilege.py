@@ -6,7 +6,6 @@ nothing more."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +23,6 @@ from shared.settings import database_schema
 from tests.deployment import (
     DATABASE_SERVICES,
     ROOT,
-    USERS_SH,
     DatabaseRoles,
     LocalBroker,
     Permissions,
@@ -34,6 +32,7 @@ from tests.deployment import (
     database_roles,
     kubernetes_permissions,
     render_overlay,
+    run_users_sh,
 )
 from tests.infrastructure import Infrastructure
 
@@ -271,20 +270,7 @@ def test_compose_users_get_the_permissions_of_the_kubernetes_manifests(
     passwords = {f"BIN_{u.upper()}_PASSWORD": PASSWORD for u in USERS}
     with broker.vhost(broker_admin(deployed.amqp_url)) as vhost:
         try:
-            result = subprocess.run(
-                ["sh", str(USERS_SH)],
-                env={
-                    **os.environ,
-                    **passwords,
-                    "BIN_RABBITMQ_VHOST": vhost,
-                    "BIN_RABBITMQ_USER_PREFIX": prefix,
-                },
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
+            run_users_sh(vhost, prefix, passwords)
             granted = {
                 user.removeprefix(prefix): p
                 for user, p in broker.permissions(vhost).items()
