@@ -15,6 +15,10 @@
 #   kannel-extras      Kannel's fake SMSC (/usr/lib/kannel/test/fakesmsc)
 #   postfix            a private Postfix instance turns a relayed 550 into a real DSN bounce
 #   postgresql-client  psql runs deploy/postgres/roles.sql in the deployment test
+#   baresip            the SIP user agent the voice connector drives, and the callee in its tests
+#   sip-tester         SIPp: the busy and ringing-without-answer callees of the voice tests
+#   espeak-ng          text to speech for voice alerts in nl, fr and de
+#   iptables           cuts links between RabbitMQ nodes in network namespaces (partition tests)
 #
 # Postfix is installed unconfigured ("No configuration"), so the machine's own mail system
 # is not started; the tests run their own instance on loopback ports of their own.
@@ -34,6 +38,10 @@ if [ "$profile" = test ]; then
     need kannel-extras /usr/lib/kannel/test/fakesmsc
     need postfix /usr/sbin/postfix
     need postgresql-client /usr/bin/psql
+    need baresip /usr/bin/baresip
+    need sip-tester /usr/bin/sipp
+    need espeak-ng /usr/bin/espeak-ng
+    need iptables /usr/sbin/iptables
     # The Web Push test service (npm, pinned), into .npm-peers/ when missing.
     bash "$(dirname "$0")/npm-packages.sh"
 elif [ "$profile" != run ]; then
