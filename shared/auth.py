@@ -198,6 +198,11 @@ def _console_token(request: Request) -> str | None:
     return request.cookies.get(CONSOLE_COOKIE) or None
 
 
+# The request's state key under which a middleware that verified the caller's token leaves
+# ``(token, principal or None)`` for :func:`authenticated`.
+VERIFIED_STATE = "verified_token"
+
+
 def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -210,6 +215,11 @@ def authenticated(
             "a bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    verified: tuple[str | None, Principal | None] | None = getattr(
+        request.state, VERIFIED_STATE, None
+    )
+    if verified is not None and verified[0] == token and verified[1] is not None:
+        return verified[1]  # verified by the request limits already: once per request
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return verifier.verify(token)

@@ -31,7 +31,8 @@ def _built(service: str) -> tuple[Any, Any, Any]:
     settings_class = next(
         value
         for name, value in vars(module).items()
-        if name.endswith("Settings") and name != "ServiceSettings"
+        # The service's own settings, not a base class it imports.
+        if name.endswith("Settings") and getattr(value, "__module__", None) == module.__name__
     )
     runtime, app = module.build(settings_class(amqp_url=DOCUMENTED_AMQP_URL, topology_prefix="bin"))
     return module, runtime, app

@@ -267,6 +267,9 @@ def main(
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # The services that key anything by a caller's address read X-Forwarded-For from
+        # their own trusted proxies (shared.request_limits); nothing else should.
+        proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=int(settings.graceful_timeout),
     )

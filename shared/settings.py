@@ -45,6 +45,23 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = Field(default=168.0, ge=1)
 
 
+class HttpApiSettings(ServiceSettings):
+    """A service whose HTTP API people and other systems call (intake, registry, dispatch):
+    the limits of :mod:`shared.request_limits`, each service with its own defaults."""
+
+    # Per caller (verified principal, else address): sustained requests per second, and the
+    # burst allowed, counted across every replica of the service.
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # Buckets kept at most, in PostgreSQL (full ones are forgotten first, nobody's reset).
+    rate_limit_max_callers: int = Field(default=50_000, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # The proxies (ingress, load balancer) whose X-Forwarded-For names the caller's address,
+    # comma-separated addresses or networks, "*" for any: behind a proxy not listed every
+    # caller without a token would share the proxy's address, and its limit.
+    trusted_proxies: str = "127.0.0.1"
+
+
 def database_schema(service: str) -> str:
     """The PostgreSQL schema a service owns; no service reads another's."""
     return service.replace("-", "_")

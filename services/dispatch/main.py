@@ -16,15 +16,18 @@ from services.dispatch.progress import ProgressAnnouncer, read_progress, shared_
 from services.dispatch.reach import router as reach_router
 from services.dispatch.retention import DeliveryRetention
 from services.dispatch.sweeper import Sweeper
+from shared import request_limits
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.safeguards import DEVELOPMENT_LINK_SECRET, link_secret_values
-from shared.settings import ServiceSettings
+from shared.settings import HttpApiSettings
 from shared.signing import sign_member_token
 
 
-class DispatchSettings(ServiceSettings):
+class DispatchSettings(HttpApiSettings):
     http_port: int = 8003
+    # Its API only answers questions (progress, reach, costs): no request needs a large body.
+    max_body_bytes: int = 64 * 1024
     # Deliveries per gateway message: per-recipient messages cannot reach thousands a second.
     batch_size: int = Field(default=1000, ge=1, le=5000)
     # E-mail work carries long texts (digests): smaller batches keep messages small.
@@ -115,6 +118,7 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     retention = DeliveryRetention(runtime, settings.retention_delivery_days)
     retention.job.attach(runtime)
     app = runtime.http_app([router, reach_router, costs.router, evaluation.router])
+    request_limits.install(app, settings)
     app.state.retention = retention
     app.state.engine = engine
     app.state.sweeper = sweeper

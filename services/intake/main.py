@@ -11,18 +11,16 @@ from pydantic import Field
 from services.intake import console, evaluation, handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
 from services.intake.domain.four_eyes import DEFAULT_ZONE, Policy
-from services.intake.domain.rate_limit import RateLimiter
 from services.intake.four_eyes import ReachClient
-from services.intake.limits import InputLimits
 from services.intake.retention import RetentionJob, RetentionPolicy
+from shared import request_limits, web
 from shared import topology as topo
-from shared import web
 from shared.runtime import ServiceRuntime, main
 from shared.safeguards import secure_cookie_values
-from shared.settings import ServiceSettings
+from shared.settings import HttpApiSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(HttpApiSettings):
     http_port: int = 8002
     # Where operators follow an alert's delivery progress (dispatch's HTTP API).
     dispatch_url: str = "http://127.0.0.1:8003"
@@ -32,13 +30,6 @@ class IntakeSettings(ServiceSettings):
     # CAP: who sends (a stable id of this installation) and the name shown.
     cap_sender: str = "bin-platform@politie.be"
     cap_sender_name: str = "Politiezone"
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Per caller (verified principal, else address): sustained requests per second, and the
-    # burst allowed, counted across every replica.
-    rate_limit_per_second: float = Field(default=20.0, gt=0)
-    rate_limit_burst: int = Field(default=100, ge=1)
-    # Buckets kept at most, in PostgreSQL (full ones are forgotten first, nobody's reset).
-    rate_limit_max_callers: int = Field(default=50_000, ge=1)
     # How long members' replies and alert texts are kept (then purged by an hourly job).
     retention_replies_days: int = Field(default=30, ge=1)
     retention_alert_texts_days: int = Field(default=365, ge=1)
@@ -85,15 +76,7 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
     )
     problems.install(app)
     console.install(app)
-    app.add_middleware(
-        InputLimits,
-        max_body_bytes=settings.max_body_bytes,
-        limiter=RateLimiter(
-            settings.rate_limit_per_second,
-            settings.rate_limit_burst,
-            settings.rate_limit_max_callers,
-        ),
-    )
+    request_limits.install(app, settings)
     app.state.dispatch_url = settings.dispatch_url
     app.state.four_eyes = Policy(settings.four_eyes_members)
     app.state.reach = ReachClient(

@@ -5,19 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
 from services.registry import console, handlers, problems
 from services.registry.api import bins, charter, evaluation, members, roles, sanctions
 from services.registry.evaluation_parts import EvaluationParts, PartUnavailable, part_unavailable
+from shared import request_limits, web
 from shared import topology as topo
-from shared import web
+from shared.callers import LinkFailureLimit
 from shared.runtime import ServiceRuntime, main
 from shared.safeguards import DEVELOPMENT_LINK_SECRET, link_secret_values, secure_cookie_values
-from shared.settings import ServiceSettings
+from shared.settings import HttpApiSettings
 
 
-class RegistrySettings(ServiceSettings):
+class RegistrySettings(HttpApiSettings):
     http_port: int = 8001
+    # A member CSV import may be up to 50 MiB (services/registry/api/members.py).
+    max_body_bytes: int = 51 * 1024 * 1024
+    # Preferences links that do not verify (not signed by us: guessed, forged, cut off), per
+    # sender address: this many at once, then one every 1 / per-second seconds; 429 beyond.
+    preferences_failed_links_per_second: float = Field(default=0.1, gt=0)
+    preferences_failed_links_burst: int = Field(default=10, ge=1)
     # Where the yearly evaluation report fetches intake's part (BIN_INTAKE_URL).
     intake_url: str = "http://127.0.0.1:8002"
     # The coordinator pages show dispatch's cost report, and the yearly evaluation report
@@ -52,6 +60,7 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
         ]
     )
     problems.install(app)
+    request_limits.install(app, settings)
     parts = EvaluationParts({"intake": settings.intake_url, "dispatch": settings.dispatch_url})
     runtime.on_start.append(parts.start)
     runtime.on_stop.append(parts.stop)
@@ -60,7 +69,13 @@ def build(settings: RegistrySettings | None = None) -> tuple[ServiceRuntime, Fas
     console.install(
         app,
         console.PageSettings(
-            settings.dispatch_url, settings.link_secret, settings.push_vapid_public_key
+            settings.dispatch_url,
+            settings.link_secret,
+            settings.push_vapid_public_key,
+            LinkFailureLimit(
+                settings.preferences_failed_links_per_second,
+                settings.preferences_failed_links_burst,
+            ),
         ),
     )
     return runtime, app

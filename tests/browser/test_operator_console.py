@@ -278,3 +278,25 @@ def test_an_operator_of_another_zone_is_refused(
     expect(page.get_by_role("heading", level=1)).to_have_text("Geen toegang")
     expect(page.get_by_role("alert")).to_contain_text("Leuven")
     expect(page.get_by_role("checkbox")).to_have_count(0)
+
+
+def test_police_news_shows_what_the_guard_is_unsure_of_and_records_it_once_answered(
+    system: RunningSystem, page: Page
+) -> None:
+    intake = system.url("intake")
+    log_in(page, intake, OPERATOR_TOKEN, "/console/notices")
+    form = page.locator("#news-form")
+    form.get_by_label("Plaats").fill("Leuven")
+    form.get_by_label("Wanneer gebeurd").fill("2026-11-23T10:00")
+    text = f"Fiets gestolen aan het station, dader reed weg in abc 123 ({uuid.uuid4().hex[:6]})"
+    form.get_by_label("Gepubliceerde tekst").fill(text)
+    form.get_by_role("button", name="Privacycontrole bekijken").click()
+    preview = page.locator("#news-preview")
+    expect(preview.locator("p.masked mark")).to_have_text("abc 123")
+    expect(preview).to_contain_text("niet zeker van 1 passage(s)")
+    # Unanswered, the API refuses it and the form says which passage.
+    form.get_by_role("button", name="Politienieuws registreren").click()
+    expect(form.locator("[data-status]")).to_contain_text("'abc 123'")
+    preview.get_by_label(re.compile("abc 123")).select_option(label="behouden zoals geschreven")
+    form.get_by_role("button", name="Politienieuws registreren").click()
+    expect(page.get_by_role("cell", name=text)).to_be_visible()  # recorded, as written

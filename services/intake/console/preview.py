@@ -20,10 +20,18 @@ router = APIRouter(prefix="/console", route_class=PageRoute, include_in_schema=F
 
 def content_of(form: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The part of whichever form asks that holds the texts, and the prefix of its field
-    names: an evaluation nests them under ``alert``; alerts, follow-ups, notices and
-    feedback carry them at the top."""
+    names: an evaluation nests them under ``alert``; alerts, follow-ups, notices, feedback
+    and police news carry them at the top."""
     alert = form.get("alert")
     return (alert, "alert.") if isinstance(alert, dict) else (form, "")
+
+
+def texts_of(content: dict[str, Any]) -> Any:
+    """The texts by language; police news has one text, guarded as Dutch as when it is
+    recorded (services/intake/outgoing.py)."""
+    if "texts" not in content and "published_info" in content:
+        return {"nl": content["published_info"]}
+    return content.get("texts") or {}
 
 
 @router.post("/privacy/preview", response_class=HTMLResponse)
@@ -39,7 +47,7 @@ async def privacy_preview(
         # The same limits as the JSON API's own preview (and as the texts sent).
         wanted = PrivacyPreview.model_validate(
             {
-                "texts": content.get("texts") or {},
+                "texts": texts_of(content),
                 "privacy_decisions": content.get("privacy_decisions") or [],
             }
         )
@@ -59,6 +67,7 @@ async def privacy_preview(
             },
             # The choices belong to the form that asked (they sit outside it on the page).
             "form_id": form_id,
+            "heading_id": f"{form_id}-privacy" if form_id else "privacy-heading",
             "field": f"{prefix}privacy_decisions[]",
         },
         principal,

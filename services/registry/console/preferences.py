@@ -4,6 +4,7 @@ login beyond the link. Plain HTML forms (no script needed) posted back to the sa
 
 from __future__ import annotations
 
+import math
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from shared.dependencies import Runtime
 from shared.events import Language
 from shared.logging import get_logger
 from shared.push_subscription import MAX_ENDPOINT, InvalidSubscription, read_subscription
+from shared.request_limits import failed_link
 from shared.web.i18n import LANGUAGES
 
 log = get_logger(__name__)
@@ -51,15 +53,28 @@ async def _member(conn: Connection, member_id: uuid.UUID | None) -> Any | None:
     return None if row is None or row["standing"] == "removed" else row
 
 
-def _link_problem(request: Request, pages: Pages, link: Link, member: Any | None) -> HTMLResponse:
+async def _link_problem(
+    request: Request, pages: Pages, conn: Connection, link: Link, member: Any | None
+) -> HTMLResponse:
     state = link.state if link.state is not LinkState.VALID else None
-    return pages.members.render(
+    problem, status, headers = (state.name.lower(), state.value, {}) if state else ("gone", 410, {})
+    if state in (LinkState.MALFORMED, LinkState.TAMPERED):
+        # Only a link we did not sign can be a guess; an expired one is a member's old mail.
+        address = request.client.host if request.client else "?"
+        limit = request.app.state.caller_limit
+        wait = await failed_link(conn, address, pages.settings.failed_links, limit.max_callers)
+        if wait > 0:
+            problem, status = "too_many", 429
+            headers = {"Retry-After": str(math.ceil(wait))}
+    page = pages.members.render(
         request,
         "preferences_link.html",
-        {"problem": state.name.lower() if state else "gone"},
-        status_code=state.value if state else 410,
+        {"problem": problem},
+        status_code=status,
         language=_language(request, member),
     )
+    page.headers.update(headers)
+    return page
 
 
 async def _page(
@@ -129,7 +144,7 @@ async def preferences_page(
     async with runtime.pool.acquire() as conn:
         member = await _member(conn, link.member_id)
         if link.state is not LinkState.VALID or member is None:
-            return _link_problem(request, pages, link, member)
+            return await _link_problem(request, pages, conn, link, member)
         member = await _with_bin_name(conn, member)
     return await _page(request, pages, token, member, saved=saved)
 
@@ -157,7 +172,7 @@ async def change_preferences(
     async with runtime.pool.acquire() as conn, conn.transaction():
         member = await _member(conn, link.member_id)
         if link.state is not LinkState.VALID or member is None:
-            return _link_problem(request, pages, link, member)
+            return await _link_problem(request, pages, conn, link, member)
         member = await repository.get_member(conn, member["member_id"], for_update=True)
         if one_click == "One-Click":
             # What the e-mail was: the digest (notices follow the BIN's plan, not a list).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 
+from shared.callers import LinkFailureLimit
 from shared.web import Console, NavItem
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -29,6 +30,8 @@ class PageSettings:
     link_secret: str
     # The VAPID public key the preferences page subscribes with; None: no push offered.
     push_vapid_public_key: str | None = None
+    # Links that do not verify, per sender address, before the page answers 429.
+    failed_links: LinkFailureLimit = field(default_factory=LinkFailureLimit)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ async def buckets(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """The bucket table, emptied first: its bound counts every bucket in it."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
     try:
-        if await conn.fetchval("SELECT to_regclass('intake.caller_rate')") is not None:
-            await conn.execute("DELETE FROM caller_rate")
+        if await conn.fetchval("SELECT to_regclass('intake.request_rate')") is not None:
+            await conn.execute("DELETE FROM request_rate")
         yield conn
     finally:
         await conn.close()
@@ -75,7 +75,7 @@ async def test_two_replicas_share_one_limit(
         assert (await two.get("/news", headers=operator_of(ZONE))).status_code == 429
         # Another principal has its own bucket.
         assert (await two.get("/news", headers=operator_of(ZONE, "op-2"))).status_code == 200
-    assert await buckets.fetchval("SELECT count(*) FROM caller_rate") == 2
+    assert await buckets.fetchval("SELECT count(*) FROM request_rate") == 2
 
 
 async def test_junk_tokens_make_no_buckets_and_a_flood_resets_no_honest_caller(
@@ -102,7 +102,7 @@ async def test_junk_tokens_make_no_buckets_and_a_flood_resets_no_honest_caller(
         ]
         assert {r.status_code for r in junk[:3]} == {401}
         assert {r.status_code for r in junk[3:]} == {429}
-        assert await buckets.fetchval("SELECT count(*) FROM caller_rate") == 2
+        assert await buckets.fetchval("SELECT count(*) FROM request_rate") == 2
 
         # Verified callers past the bound: new ones share the overflow bucket; nobody's
         # bucket is taken away, so the honest caller is still held to its limit.
@@ -112,14 +112,14 @@ async def test_junk_tokens_make_no_buckets_and_a_flood_resets_no_honest_caller(
         ]
         # Room for three more buckets, then the rest share one bucket of three.
         assert flood == [200] * 6 + [429] * 14
-        assert await buckets.fetchval("SELECT count(*) FROM caller_rate") == 5 + 1
+        assert await buckets.fetchval("SELECT count(*) FROM request_rate") == 5 + 1
         assert (await client.get("/news", headers=honest)).status_code == 429
 
     # Full buckets are the ones forgotten to make room: a missing bucket starts full.
-    await buckets.execute("UPDATE caller_rate SET tokens = burst")
+    await buckets.execute("UPDATE request_rate SET tokens = burst")
     async with replicas(
         1, amqp, amqp_url, database_url, rate_limit_burst=3, rate_limit_max_callers=5
     ) as (client,):
         newcomer = operator_of(ZONE, "newcomer")
         assert (await client.get("/news", headers=newcomer)).status_code == 200
-        assert await buckets.fetchval("SELECT count(*) FROM caller_rate") == 1
+        assert await buckets.fetchval("SELECT count(*) FROM request_rate") == 1

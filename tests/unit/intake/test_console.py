@@ -13,9 +13,9 @@ from services.intake.console.progress import final, view
 from services.intake.domain.news import NewsCategory
 from services.intake.domain.privacy import Piece, guard_texts, pieces
 from services.intake.domain.targets import Reason
-from services.intake.limits import console_token
 from services.intake.schemas import Decision, NoticeScope, ReportCategory, ReportSource
 from shared.events import Channel, Language
+from shared.request_limits import console_token
 from shared.web.i18n import Catalogues
 
 CONSOLE = Path(__file__).resolve().parents[3] / "services" / "intake" / "console"

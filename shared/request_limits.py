@@ -1,5 +1,6 @@
-"""Input limits at the edge: request body size, and a request rate per caller held in
-PostgreSQL, so every replica counts against the same bucket."""
+"""Input limits at the edge of every service's HTTP API: request body size, and a request
+rate per caller (:mod:`shared.callers`) held in PostgreSQL (the shared migration's
+``request_rate``), so every replica of a service counts against the same bucket."""
 
 from __future__ import annotations
 
@@ -7,19 +8,58 @@ import math
 from http.cookies import CookieError, SimpleCookie
 
 import asyncpg
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.intake.domain.rate_limit import OVERFLOW, RateLimiter
-from shared.auth import CONSOLE_COOKIE, InvalidToken, Principal, TokenVerifier
+from shared.auth import CONSOLE_COOKIE, VERIFIED_STATE, InvalidToken, Principal, TokenVerifier
+from shared.callers import OVERFLOW, LinkFailureLimit, RateLimiter
+from shared.database import Connection
 from shared.logging import get_logger
 from shared.problems import problem
 from shared.rate_limit import TokenBuckets
+from shared.settings import HttpApiSettings
 
-CALLER_RATES = TokenBuckets(table="caller_rate", key="caller")
+CALLER_RATES = TokenBuckets(table="request_rate", key="caller")
 UNLIMITED_PATHS = ("/healthz", "/readyz", "/metrics")
 
 log = get_logger(__name__)
+
+
+def install(app: FastAPI, settings: HttpApiSettings) -> None:
+    """The limits of ``settings`` on every request but health and metrics."""
+    limiter = RateLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst, settings.rate_limit_max_callers
+    )
+    app.state.caller_limit = limiter
+    app.add_middleware(InputLimits, max_body_bytes=settings.max_body_bytes, limiter=limiter)
+    # Added last, so it runs first: the limits key callers without a token by the address a
+    # trusted proxy names, not by the proxy's own.
+    proxies = [proxy.strip() for proxy in settings.trusted_proxies.split(",") if proxy.strip()]
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
+
+
+async def failed_link(
+    conn: Connection, address: str, limit: LinkFailureLimit, max_callers: int
+) -> float:
+    """Counts a link that did not verify against its sender's address: the seconds before
+    that address may be answered about another one (0: now)."""
+    wait = await CALLER_RATES.take_now(
+        conn, limit.caller(address), limit.per_second, limit.burst, max_callers
+    )
+    if wait is None:
+        wait = await CALLER_RATES.take_now(
+            conn, limit.caller(OVERFLOW), limit.per_second, limit.burst
+        )
+    return wait or 0.0
+
+
+def too_many(
+    wait: float, reason: str = "too many requests from this caller; slow down"
+) -> JSONResponse:
+    return problem(429, reason, headers={"Retry-After": str(math.ceil(wait))})
 
 
 class InputLimits:
@@ -39,12 +79,7 @@ class InputLimits:
         headers = dict(scope["headers"])
         wait = await self._wait(scope, headers)
         if wait > 0:
-            response = problem(
-                429,
-                "too many requests from this caller; slow down",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
-            await response(scope, receive, send)
+            await too_many(wait)(scope, receive, send)
             return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -72,7 +107,10 @@ class InputLimits:
 
     async def _wait(self, scope: Scope, headers: dict[bytes, bytes]) -> float:
         state = scope["app"].state
-        principal = await _principal(state.token_verifier, headers)
+        token = presented(headers)
+        principal = await _principal(state.token_verifier, token)
+        # The route's own check (shared.auth.authenticated) takes it from here.
+        scope.setdefault("state", {})[VERIFIED_STATE] = (token, principal)
         address = str((scope.get("client") or ("?",))[0])
         caller = self.limiter.caller(principal, address)
         limit = self.limiter
@@ -86,17 +124,16 @@ class InputLimits:
                         conn, OVERFLOW, limit.per_second, limit.burst
                     )
         except (asyncpg.PostgresError, OSError, RuntimeError) as error:
-            # Without the database intake cannot serve the request anyway; its own answer
-            # (503) says more than a 429 would.
+            # Without the database the service cannot serve the request anyway; its own
+            # answer (503) says more than a 429 would.
             log.warning("rate_limit.unavailable", error=type(error).__name__)
             return 0.0
         return wait or 0.0
 
 
-async def _principal(verifier: TokenVerifier, headers: dict[bytes, bytes]) -> Principal | None:
+async def _principal(verifier: TokenVerifier, token: str | None) -> Principal | None:
     """Who the caller proves to be, by bearer token or console cookie; None for no token or
     one that does not verify (the route answers 401 for it)."""
-    token = presented(headers)
     if token is None:
         return None
     try:

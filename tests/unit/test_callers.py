@@ -1,11 +1,12 @@
-"""Who counts as one caller of intake: a verified principal by its subject and zones, else
-its address; the key names neither."""
+"""Who counts as one caller of a service's API: a verified principal by its subject and
+zones, else its address; a failed preferences link by its address alone; no key names
+either."""
 
 from __future__ import annotations
 
-from services.intake.domain.rate_limit import RateLimiter
-from services.intake.limits import presented
 from shared.auth import Principal, Role
+from shared.callers import LinkFailureLimit, RateLimiter
+from shared.request_limits import presented
 
 LIMITER = RateLimiter(per_second=2, burst=3)
 
@@ -43,3 +44,10 @@ def test_the_token_presented_is_the_bearer_else_the_console_cookie() -> None:
     assert presented({b"authorization": b"Basic abc", b"cookie": b"bin_console=xyz"}) == "xyz"
     assert presented({b"authorization": b"Bearer "}) is None
     assert presented({}) is None
+
+
+def test_failed_links_are_counted_by_address_apart_from_the_address_requests() -> None:
+    key = LinkFailureLimit.caller("10.0.0.1")
+    assert key == LinkFailureLimit.caller("10.0.0.1") != LinkFailureLimit.caller("10.0.0.2")
+    assert key != LIMITER.caller(None, "10.0.0.1")  # a bucket apart from the address's own
+    assert "10.0.0.1" not in key and len(key) == 64
