@@ -8,9 +8,11 @@ Sources (the formats' pages, consulted for this module):
   three digits (``1-ABC-123``; series 1, now 2); 2008-2010 ``123-ABC``; 1973-2008
   ``ABC-123``; special series (oldtimer ``O``, moped ``M``, trade ``Z``, transit and
   temporary ``Q``/``W``, motorcycles) a letter in place of the series digit, three letters
-  and two or three digits (``O-ABC-12``); diplomatic plates ``CD``/``CC`` and digits; before
-  1973 a letter and four digits (``A.1234``), still on oldtimers. Military vehicles carry a
-  Defence registration that is not a civil format and is not recognised here.
+  and two or three digits (``O-ABC-12``); diplomatic plates ``CD``/``CC`` and digits; from
+  1951 to 1973 codes 1 to 10 (``X.1111``, ``1.X.111`` ... ``111.XX``, ``X.111.X``), still
+  on oldtimers (https://belgianlicenceplates.blogspot.com/2009/07/types-of-belgian-licence-plates.html,
+  "Normal series" A and B). Military vehicles carry a Defence registration that is not a
+  civil format and is not recognised here.
 * The Netherlands, https://en.wikipedia.org/wiki/Vehicle_registration_plates_of_the_Netherlands
   and https://nl.wikipedia.org/wiki/Nederlands_kenteken: sidecodes 1 to 14, six letters and
   digits in three groups (``AB-12-34`` ... ``999-XX-9``).
@@ -58,11 +60,13 @@ def _groups(*groups: str, sep: str = _S) -> str:
     return sep.join(groups)
 
 
-def _format(country: str, name: str, groups: tuple[str, ...], strong: bool) -> PlateFormat:
+def _format(
+    country: str, name: str, groups: tuple[str, ...], strong: bool, sep: str = _S
+) -> PlateFormat:
     return PlateFormat(
         country,
         name,
-        re.compile(_BEFORE + _groups(*groups) + _AFTER),
+        re.compile(_BEFORE + _groups(*groups, sep=sep) + _AFTER),
         re.compile(_groups(*groups, sep="-")),
         strong,
     )
@@ -92,6 +96,22 @@ _NL_SIDECODES = (
     (_d(1), _l(2), _d(3)),
     (_d(3), _l(2), _d(1)),
 )
+# Belgium 1951-1973 (still on oldtimers, which keep the district system): codes 1 to 5 a
+# letter and four digits, codes 6 to 10 two letters and three digits, the letters moving
+# through the plate. Short and digit-heavy, so only with the dot or dash the plates show.
+_BE_1951_CODES = (
+    (_l(1), _d(4)),
+    (_d(1), _l(1), _d(3)),
+    (_d(2), _l(1), _d(2)),
+    (_d(3), _l(1), _d(1)),
+    (_d(4), _l(1)),
+    (_l(2), _d(3)),
+    (_d(1), _l(2), _d(2)),
+    (_d(2), _l(2), _d(1)),
+    (_d(3), _l(2)),
+    (_l(1), _d(3), _l(1)),
+)
+_DOT = "[-.]"
 _FR_DEPARTMENT = r"(?:0[1-9]|[1-8]\d|9[0-5]|2[ABab]|97[1-6])"
 
 FORMATS: tuple[PlateFormat, ...] = (
@@ -100,12 +120,9 @@ FORMATS: tuple[PlateFormat, ...] = (
     _format("BE", "2008-2010", (_d(3), _l(3)), strong=False),
     _format("BE", "1973-2008", (_l(3), _d(3)), strong=False),
     _format("BE", "diplomatic", ("[Cc][CDcd]", _d("3,4")), strong=False),
-    PlateFormat(
-        "BE",
-        "before 1973",
-        re.compile(_BEFORE + rf"{_L}[-.]{_d(4)}" + _AFTER),
-        re.compile(rf"{_L}[-.]{_d(4)}"),
-        strong=False,
+    *(
+        _format("BE", f"1951-1973 code {n}", groups, strong=False, sep=_DOT)
+        for n, groups in enumerate(_BE_1951_CODES, start=1)
     ),
     *(
         _format("NL", f"sidecode {n}", groups, strong=n >= 7)

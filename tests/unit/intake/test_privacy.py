@@ -43,6 +43,9 @@ def guard(text: str, *decisions: Decision) -> tuple[str, list[str]]:
         # special series (oldtimer, moped, trade, transit), diplomatic, before 1973
         "O-ABC-12", "M-ABC-12", "Z-ABC-123", "Q-ABC-123", "OABC12", "o-abc-12", "CD 1234",
         "A.1234", "B-5678",
+        # 1951-1973 codes 2 to 10, as the plates show them
+        "1.A.234", "12.B.34", "123.C.4", "1234.D", "KP.123", "1.KP.23", "12.KP.3", "123.KP",
+        "C.123.A",
         # the Netherlands, sidecodes 1 to 14
         "AB-12-34", "12-34-AB", "12-AB-34", "AB-12-CD", "AB-CD-12", "12-AB-CD", "12-ABC-3",
         "1-ABC-23", "AB-123-C", "A-123-BC", "ABC-12-D", "A-12-BCD", "1-AB-234", "123-AB-4",
