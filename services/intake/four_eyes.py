@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -128,7 +128,7 @@ def alert_event(row: Any) -> AlertIssued:
 
 
 async def approve(
-    conn: Connection, runtime: ServiceRuntime, principal: Principal, row: Any
+    conn: Connection, runtime: ServiceRuntime, policy: Policy, principal: Principal, row: Any
 ) -> None:
     """A second operator of the zone lets the held alert out (the caller locked the row and
     checked the zone)."""
@@ -141,6 +141,11 @@ async def approve(
     if refusal := approval_refusal(row["issued_by"], principal.subject):
         raise OutsideZone(refusal)
     now = datetime.now(UTC)
+    if policy.hold_lapsed(row["issued_at"], now):
+        raise Conflict(
+            f"the alert waited more than {minutes(policy.max_hold)} minutes for approval; "
+            "issue a new one if it still holds"
+        )
     if row["expires_at"] is not None and row["expires_at"] <= now:
         # An urgent alert approved after it lapsed would send stale news to everyone.
         raise Conflict(f"the alert expired at {row['expires_at']}; issue a new one")
@@ -160,3 +165,7 @@ async def approve(
 
 async def awaiting_approval(conn: Connection, zones: list[str] | None) -> list[Any]:
     return list(await conn.fetch(SELECT_AWAITING, zones))
+
+
+def minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:g}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from services.intake import console, evaluation, handlers, problems
 from services.intake.api import alerts, audit, bins, notices, reports
 from services.intake.domain.four_eyes import DEFAULT_ZONE, Policy
 from services.intake.four_eyes import ReachClient
+from services.intake.lapsed_holds import LapsedHolds
 from services.intake.retention import RetentionJob, RetentionPolicy
 from shared import request_limits, web
 from shared import topology as topo
@@ -43,6 +45,8 @@ class IntakeSettings(HttpApiSettings):
     )
     # How long intake waits for dispatch's count; unanswered, the alert is held.
     four_eyes_reach_timeout_seconds: float = Field(default=2.0, gt=0)
+    # How long a held alert waits for its second operator before it is cancelled.
+    four_eyes_max_hold_minutes: float = Field(default=60.0, gt=0)
 
 
 def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -78,7 +82,12 @@ def build(settings: IntakeSettings | None = None) -> tuple[ServiceRuntime, FastA
     console.install(app)
     request_limits.install(app, settings)
     app.state.dispatch_url = settings.dispatch_url
-    app.state.four_eyes = Policy(settings.four_eyes_members)
+    policy = Policy(
+        settings.four_eyes_members, timedelta(minutes=settings.four_eyes_max_hold_minutes)
+    )
+    app.state.four_eyes = policy
+    app.state.lapsed_holds = LapsedHolds(runtime, policy)
+    app.state.lapsed_holds.job.attach(runtime)
     app.state.reach = ReachClient(
         settings.dispatch_internal_url or settings.dispatch_url,
         settings.four_eyes_reach_timeout_seconds,

@@ -180,13 +180,15 @@ async def issue_alert(
 
 
 async def cancel_alert(
-    conn: Connection, runtime: ServiceRuntime, principal: Principal, alert: Any, reason: str
+    conn: Connection, runtime: ServiceRuntime, actor: str, alert: Any, reason: str
 ) -> None:
+    """Cancels ``alert`` on behalf of ``actor`` (an operator's subject, or the job that
+    cancels holds nobody approved in time)."""
     held = awaiting(alert)
     await repository.cancel_alert(conn, alert["alert_id"], reason)
     await repository.audit(
         conn,
-        principal.subject,
+        actor,
         "alert.cancelled",
         alert["police_zone"],
         "alert",

@@ -149,13 +149,16 @@ async def awaiting_approval(runtime: Runtime, principal: access.Police) -> list[
     "/alerts/{alert_id}/approval",
     response_model=Alert,
     summary="A second operator of the zone approves a held alert: it goes out at once",
-    description="403 for the operator who asked for it; 409 once approved or cancelled. "
+    description="403 for the operator who asked for it; 409 once approved or cancelled, or "
+    "once it has waited longer than `BIN_FOUR_EYES_MAX_HOLD_MINUTES` (then it is cancelled). "
     "Refusing it is cancelling it (`POST /alerts/{alert_id}/cancel`).",
 )
-async def approve(alert_id: uuid.UUID, runtime: Runtime, principal: access.Police) -> Alert:
+async def approve(
+    alert_id: uuid.UUID, runtime: Runtime, principal: access.Police, gate: four_eyes.FourEyesGate
+) -> Alert:
     async with runtime.pool.acquire() as conn, conn.transaction():
         row = await _alert_in_zone(conn, alert_id, principal, lock=True)
-        await four_eyes.approve(conn, runtime, principal, row)
+        await four_eyes.approve(conn, runtime, gate.policy, principal, row)
         return await _alert_view(conn, alert_id)
 
 
@@ -179,7 +182,7 @@ async def cancel(
         row = await _alert_in_zone(conn, alert_id, principal, lock=True)
         if row["cancelled_at"] is not None:
             raise Conflict(f"the alert was cancelled at {row['cancelled_at']}")
-        await outgoing.cancel_alert(conn, runtime, principal, row, body.reason)
+        await outgoing.cancel_alert(conn, runtime, principal.subject, row, body.reason)
         return await _alert_view(conn, alert_id)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 # The key of the threshold for zones without one of their own.
@@ -26,6 +27,12 @@ class Policy:
     for the others); a zone absent with no default has no member threshold."""
 
     members: Mapping[str, int]
+    # How long an alert may wait for its second operator: later, what it says is out of date
+    # (the suspect long gone) and it is cancelled rather than sent.
+    max_hold: timedelta = timedelta(minutes=60)
+
+    def hold_lapsed(self, held_since: datetime, now: datetime) -> bool:
+        return now - held_since > self.max_hold
 
     def threshold(self, zones: Iterable[str]) -> int | None:
         # An alert of several zones (an agreement above the local level) holds the strictest.

@@ -290,3 +290,42 @@ async def test_a_held_alert_that_lapsed_is_not_approved(four_eyes: FourEyes) -> 
     )
     assert late.status_code == 409, late.text
     assert "expired" in late.json()["detail"]
+
+
+async def test_a_hold_nobody_approves_in_time_is_cancelled_and_cannot_be_approved(
+    four_eyes: FourEyes,
+) -> None:
+    intake = four_eyes.intake
+    stale, fresh = [
+        (await four_eyes.issue([await four_eyes.bin_with_members(THRESHOLD + 1)]))["alert_id"]
+        for _ in range(2)
+    ]
+    async with intake.runtime.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE alert SET issued_at = issued_at - interval '61 minutes' WHERE alert_id = $1",
+            uuid.UUID(stale),
+        )
+    # Past the hour (the default), a click that comes before the job does is refused ...
+    late = await intake.client.post(
+        f"/alerts/{stale}/approval", headers=operator_of(intake.zone, "op-2")
+    )
+    assert late.status_code == 409, late.text
+    assert "waited more than 60 minutes" in late.json()["detail"]
+    # ... and the job cancels it (once), leaving the fresh hold waiting.
+    lapsed_holds = intake.app.state.lapsed_holds
+    assert await lapsed_holds.cancel_lapsed() == 1
+    assert await lapsed_holds.cancel_lapsed() == 0
+    shown = (await intake.client.get(f"/alerts/{stale}", headers=intake.operator)).json()
+    assert shown["cancelled_at"] is not None
+    assert shown["cancelled_reason"] == "not approved within 60 minutes"
+    waiting = await intake.client.get("/alerts/awaiting-approval", headers=intake.operator)
+    assert [a["alert_id"] for a in waiting.json()] == [fresh]
+    assert ("alert.cancelled", "four-eyes") in await four_eyes.audit(stale)
+    # Never announced: nothing for dispatch to stop; the fresh one can still go out.
+    approved = await intake.client.post(
+        f"/alerts/{fresh}/approval", headers=operator_of(intake.zone, "op-2")
+    )
+    assert approved.status_code == 200, approved.text
+    assert await four_eyes.issued_ids(1) == {fresh}
+    # Relayed in order: a cancellation enqueued by the job would have come before it.
+    assert [key for key, _ in intake.published if key == "alert.cancelled.v1"] == []

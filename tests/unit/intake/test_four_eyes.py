@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -61,3 +61,11 @@ def test_the_held_alerts_page_shows_who_approved_and_stops_following() -> None:
     }
     shown, final = approval_view(approved, text)
     assert final and shown["state"] == "approval_approved at=2026-12-01 10:00 who=op-2"
+
+
+def test_a_hold_lapses_after_the_maximum_hold_and_not_before() -> None:
+    policy = Policy({}, max_hold=timedelta(minutes=30))
+    held_since = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert not policy.hold_lapsed(held_since, held_since + timedelta(minutes=30))
+    assert policy.hold_lapsed(held_since, held_since + timedelta(minutes=30, seconds=1))
+    assert Policy({}).max_hold == timedelta(minutes=60)
