@@ -1,6 +1,6 @@
 """``make bench`` (connectors): the connectors service as a process of its own, fed
 ``delivery.requested.v1`` batches of 1,000 SMS straight on its gateway queue (what dispatch
-publishes), its receipts read back from the queue dispatch consumes. Three cases:
+publishes), its receipts read back from the queue dispatch consumes. Four cases:
 
 * ``smpp_throttled``: SMPP to the SMSC simulator holding a capacity (4 binds, 1,000/s in
   all, ESME_RTHROTTLED above it) and the provider's ``rate_per_second`` set to the same, so
@@ -8,7 +8,12 @@ publishes), its receipts read back from the queue dispatch consumes. Three cases
 * ``kannel``: the same SMSC behind a real Kannel 1.4.5 (bearerbox and smsbox, SMPP to the
   simulator), reports back through Kannel's dlr-url on the connector's HTTP port;
 * ``smpp_ceiling``: SMPP to an SMSC without a limit and no ``rate_per_second``: the
-  connector's own maximum.
+  connector's own maximum;
+* ``push``: urgent Web Push (VAPID, RFC 8291 encryption) to the npm push service
+  ``web-push-testing`` on loopback (tests/peers/webpush.py), which checks each token and
+  decrypts each payload: ``BENCH_CONNECTOR_PUSH`` deliveries (default 5,000) spread over
+  ``BENCH_PUSH_SUBSCRIPTIONS`` subscriptions (200). Counted at the push service: the
+  deliveries it decrypted (their ids are in the payload), and copies of one delivery.
 
 Per run: the achieved rate at the SMSC (submits it accepted, over the time from its first
 to its last, read from its /stats polled every 0.1 s), that rate over the configured
@@ -27,7 +32,8 @@ delivery not delivered is kept with its ``problems``. Either way the JSON is wri
 (after each case) and the benchmark exits non-zero. Every process it started is stopped.
 
 ``BENCH_CONNECTOR_SMS`` (default 100,000), ``BENCH_CONNECTOR_KANNEL_SMS`` (20,000),
-``BENCH_REPEATS`` (3), ``BENCH_CONNECTOR_CASES`` (all: ``smpp_throttled,kannel,smpp_ceiling``),
+``BENCH_REPEATS`` (3), ``BENCH_CONNECTOR_CASES`` (all:
+``smpp_throttled,kannel,smpp_ceiling,push``),
 ``BENCH_KANNEL_CONCURRENCY`` (400, the Kannel provider's ``concurrency``),
 ``BENCH_CONNECTOR_HISTORY`` (100,000 finished deliveries in the ledger; 0: empty).
 """
@@ -43,7 +49,7 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,20 +73,26 @@ from bench.harness import (
     say,
 )
 from services.connectors.domain.kannel_reports import mo_url
+from services.connectors.vapid_keys import generate as generate_vapid
 from shared import topology as topo
 from shared.events import Channel, DeliveryRequested, DeliveryRequestedData, DeliveryWork, Language
 from shared.events.common import Priority
 from shared.messaging.publisher import Publisher
 from tests.peers.kannel import KannelGateway, SmppLink
 from tests.peers.smsc import SmscSimulator
+from tests.peers.webpush import PushService, browser_subscription
 
 RESULTS = ROOT / "bench" / "results" / "connectors.json"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SMS = int(os.environ.get("BENCH_CONNECTOR_SMS", "100000"))
 KANNEL_SMS = int(os.environ.get("BENCH_CONNECTOR_KANNEL_SMS", "20000"))
+PUSH = int(os.environ.get("BENCH_CONNECTOR_PUSH", "5000"))
+PUSH_SUBSCRIPTIONS = int(os.environ.get("BENCH_PUSH_SUBSCRIPTIONS", "200"))
+# Requests to the push service in flight per replica (the provider's concurrency).
+PUSH_CONCURRENCY = 100
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CASES = tuple(
-    os.environ.get("BENCH_CONNECTOR_CASES", "smpp_throttled,kannel,smpp_ceiling").split(",")
+    os.environ.get("BENCH_CONNECTOR_CASES", "smpp_throttled,kannel,smpp_ceiling,push").split(",")
 )
 BATCH = 1000
 # The SMSC's capacity in the throttled cases: 4 binds of 250 a second.
@@ -132,9 +144,12 @@ class Case:
     smsc_rate: float | None  # None: the SMSC takes all it gets
     capacity: float | None  # what the achieved rate is compared with
     kannel: bool = False
+    channel: Channel = Channel.SMS
 
     @property
     def provider(self) -> str:
+        if self.channel is Channel.PUSH:
+            return "push"
         return "kannel" if self.kannel else "smsc-a"
 
 
@@ -142,6 +157,7 @@ CASE_BY_NAME = {
     "smpp_throttled": Case("smpp_throttled", SMS, CAPACITY, CAPACITY),
     "kannel": Case("kannel", KANNEL_SMS, CAPACITY, CAPACITY, kannel=True),
     "smpp_ceiling": Case("smpp_ceiling", SMS, None, None),
+    "push": Case("push", PUSH, None, None, channel=Channel.PUSH),
 }
 
 
@@ -429,9 +445,11 @@ class Bench:
                 await asyncio.sleep(0.5)
         await self.conn.execute(f"VACUUM ANALYZE {', '.join(CONNECTOR_TABLES)}, provider_rate")
 
-    def batches(self, count: int) -> tuple[list[uuid.UUID], list[tuple[DeliveryRequested, bytes]]]:
-        """``count`` deliveries to distinct numbers (never used by an earlier run either),
-        in batches of 1,000, serialised before the clock starts."""
+    def batches(
+        self, count: int, channel: Channel = Channel.SMS, addresses: list[str] | None = None
+    ) -> tuple[list[uuid.UUID], list[tuple[DeliveryRequested, bytes]]]:
+        """``count`` deliveries in batches of 1,000, serialised before the clock starts: to
+        distinct numbers (never used by an earlier run either), or to ``addresses`` in turn."""
         self.runs_so_far += 1
         run = self.runs_so_far
         source_id = uuid.uuid4()
@@ -442,13 +460,17 @@ class Bench:
                 source="dispatch",
                 data=DeliveryRequestedData(
                     batch_id=uuid.uuid4(),
-                    channel=Channel.SMS,
+                    channel=channel,
                     priority=Priority.URGENT,
                     source_id=source_id,
                     deliveries=[
                         DeliveryWork(
                             delivery_id=ids[n],
-                            address=f"+324{run:03d}{n:07d}",
+                            address=(
+                                addresses[n % len(addresses)]
+                                if addresses
+                                else f"+324{run:03d}{n:07d}"
+                            ),
                             language=Language.NL,
                             text=TEXT,
                         )
@@ -459,7 +481,9 @@ class Bench:
             events.append((event, event.to_json()))
         return ids, events
 
-    async def wait_for_receipts(self, started: float, smsc: SmscSimulator) -> None:
+    async def wait_for_receipts(
+        self, started: float, peer_state: Callable[[], Awaitable[str]]
+    ) -> None:
         receipts = self.receipts
         while not receipts.complete:
             receipts.changed.clear()
@@ -471,12 +495,10 @@ class Bench:
                 )
             quiet_since = receipts.last_at or started
             if not receipts.complete and time.time() - quiet_since > STALL_SECONDS:
-                stats = await smsc.astats()
                 raise RunFailed(
                     f"no receipt for {STALL_SECONDS:.0f} s: {len(receipts.outcomes)} of "
-                    f"{len(receipts.expected)} in; SMSC: submits {stats['submits']}, "
-                    f"throttled {stats['throttled']}, dlrs_sent {stats['dlrs_sent']}, "
-                    f"dlrs_pending {stats['dlrs_pending']}; ledger: {await self.ledger()}; "
+                    f"{len(receipts.expected)} in; {await peer_state()}; "
+                    f"ledger: {await self.ledger()}; "
                     f"early reports kept: {await self.conn.fetchval(EARLY_REPORTS)}; "
                     f"connector log: {self.log_warnings()}"
                 )
@@ -527,7 +549,15 @@ class Bench:
                     *(self.publisher.publish(e, routing_key, body) for e, body in events)
                 )
                 published = time.time()
-                await self.wait_for_receipts(started, smsc)
+
+                async def smsc_state() -> str:
+                    stats = await smsc.astats()
+                    return (
+                        f"SMSC: submits {stats['submits']}, throttled {stats['throttled']}, "
+                        f"dlrs_sent {stats['dlrs_sent']}, dlrs_pending {stats['dlrs_pending']}"
+                    )
+
+                await self.wait_for_receipts(started, smsc_state)
                 # The last poll after the last submit: the SMSC's count is final by now.
                 await asyncio.sleep(2 * POLL_SECONDS)
             finally:
@@ -661,13 +691,13 @@ async def receipts_consumer(prefix: str, receipts: Receipts) -> AsyncIterator[No
         await connection.close()
 
 
-async def purge_work(prefix: str) -> None:
+async def purge_work(prefix: str, work: Channel = Channel.SMS) -> None:
     """What a failed run left on the queues, so the next case does not start on it."""
     topology = topo.Topology(prefix=prefix)
     connection = await aio_pika.connect_robust(AMQP_URL)
     try:
         channel = await connection.channel()
-        for spec in (*(topo.gateway_queue("sms", p) for p in topo.PRIORITIES),
+        for spec in (*(topo.gateway_queue(work.value, p) for p in topo.PRIORITIES),
                      topo.DISPATCH_RECEIPTS):  # fmt: skip
             queue = await channel.get_queue(topology.queue_name(spec.name))
             await queue.purge()
@@ -675,7 +705,143 @@ async def purge_work(prefix: str) -> None:
         await connection.close()
 
 
+async def pushes_received(
+    client: httpx.AsyncClient, push: PushService, subscriptions: list[dict[str, Any]],
+    ids: set[str],
+) -> tuple[int, int]:  # fmt: skip
+    """(deliveries of this run the push service decrypted, copies beyond the first), read
+    from every subscription's messages: the delivery id is in each payload."""
+    seen: dict[str, int] = {}
+    for subscription in subscriptions:
+        answer = await client.post(
+            f"{push.url}/get-notifications", json={"clientHash": subscription["clientHash"]}
+        )
+        answer.raise_for_status()
+        for message in answer.json()["data"]["messages"]:
+            delivery_id = orjson.loads(message)["delivery_id"]
+            if delivery_id in ids:
+                seen[delivery_id] = seen.get(delivery_id, 0) + 1
+    return len(seen), sum(seen.values()) - len(seen)
+
+
+async def one_push_run(
+    bench: Bench, case: Case, push: PushService, subscriptions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    await bench.settle(case.provider)
+    addresses = [browser_subscription(s) for s in subscriptions]
+    ids, events = bench.batches(case.sms, Channel.PUSH, addresses)
+    bench.receipts.expect(ids)
+    assert push.pid is not None
+    pids = {"push_service": push.pid}
+
+    def cpu() -> dict[str, float]:
+        return {
+            "connector": cpu_seconds(bench.connector.pid),
+            **{name: cpu_seconds(pid) for name, pid in pids.items()},
+            "bench": cpu_seconds(os.getpid()),
+            "machine": machine_busy_seconds(),
+            **server_pids(bench.database),
+        }
+
+    async def push_state() -> str:
+        return f"push service log: {push.log()[-300:]!r}"
+
+    cpu_before = cpu()
+    started = time.time()
+    routing_key = topo.gateway_routing_key("push", "urgent")
+    await asyncio.gather(*(bench.publisher.publish(e, routing_key, body) for e, body in events))
+    await bench.wait_for_receipts(started, push_state)
+    assert bench.receipts.last_at is not None
+    elapsed = bench.receipts.last_at - started
+    cpu_after = cpu()
+    async with httpx.AsyncClient(timeout=30) as client:
+        received, copies = await pushes_received(client, push, subscriptions, {str(i) for i in ids})
+    used = cpu_used(cpu_before, cpu_after)
+    machine = used.pop("machine")
+    thousands = case.sms / 1000
+    run: dict[str, Any] = {
+        "deliveries": case.sms,
+        "deliveries_per_second": round(case.sms / elapsed, 1),
+        "first_publish_to_last_receipt_seconds": round(elapsed, 3),
+        "connector_cpu_seconds_per_1000": round(used["connector"] / thousands, 4),
+        "connector_cpu_share_of_one_core": round(used["connector"] / elapsed, 3),
+        "push_service_cpu_seconds_per_1000": round(used["push_service"] / thousands, 4),
+        "received_at_push_service": received,
+        "duplicates_at_push_service": copies,
+        "receipt_copies": bench.receipts.copies,
+        "delivered": bench.receipts.by_outcome().get("delivered", 0),
+        "cpu_other_share_of_machine": round(
+            (machine - sum(used.values())) / ((os.cpu_count() or 1) * elapsed), 3
+        ),
+        "outcomes": bench.receipts.by_outcome(),
+        "ledger": await bench.ledger(),
+        "connector_log": bench.log_warnings(),
+    }
+    problems = []
+    if copies:
+        problems.append(f"{copies} copies at the push service")
+    if received != case.sms:
+        problems.append(f"{received} of {case.sms} deliveries reached the push service")
+    if run["delivered"] != case.sms:
+        problems.append(f"{run['delivered']} of {case.sms} delivered: {run['outcomes']}")
+    if problems:
+        run["problems"] = problems
+    return run
+
+
+async def run_push_case(system: BenchSystem, bench: Bench, case: Case) -> dict[str, Any]:
+    say(f"{case.name}: {case.sms} pushes to {PUSH_SUBSCRIPTIONS} subscriptions, {REPEATS} run(s)")
+    private, public = generate_vapid()
+    provider = {
+        "name": case.provider,
+        "kind": "webpush",
+        "channel": "push",
+        "vapid_private_key": private,
+        "vapid_subject": "mailto:bench@bin.example.be",
+        "allowed_endpoint_hosts": ["127.0.0.1"],
+        "concurrency": PUSH_CONCURRENCY,
+    }
+    result: dict[str, Any] = {
+        "deliveries": case.sms,
+        "subscriptions": PUSH_SUBSCRIPTIONS,
+        "provider": {k: v for k, v in provider.items() if k != "vapid_private_key"},
+        "runs": [],
+    }
+    port = free_port()
+    processes = system.processes
+    with PushService() as push:
+        subscriptions = [push.subscribe(public) for _ in range(PUSH_SUBSCRIPTIONS)]
+        bench.name = f"connectors-{case.name}"
+        processes.start(
+            bench.name,
+            [sys.executable, "-m", "services.connectors"],
+            port,
+            BIN_CONNECTOR_PROVIDERS=json.dumps([provider]),
+        )
+        try:
+            await processes.ready(bench.name)
+            async with receipts_consumer(system.prefix, bench.receipts):
+                for n in range(REPEATS):
+                    try:
+                        run = await one_push_run(bench, case, push, subscriptions)
+                    except Exception as failed:  # noqa: BLE001 - recorded, the next run goes on
+                        result.setdefault("errors", []).append(f"run {n + 1}: {failed!r}")
+                        say(f"  run {n + 1} FAILED: {failed!r}; see {bench.log}")
+                        await purge_work(system.prefix, Channel.PUSH)
+                        continue
+                    result["runs"].append(run)
+                    say(f"  run {n + 1}: {summary(run)}")
+                    for problem in run.get("problems", []):
+                        say(f"    PROBLEM: {problem}")
+        finally:
+            processes.stop(bench.name)
+    result["median"] = medians(result["runs"])
+    return result
+
+
 async def run_case(system: BenchSystem, bench: Bench, case: Case) -> dict[str, Any]:
+    if case.channel is Channel.PUSH:
+        return await run_push_case(system, bench, case)
     say(f"{case.name}: {case.sms} SMS, {REPEATS} run(s)")
     result: dict[str, Any] = {
         "sms": case.sms,
@@ -749,7 +915,8 @@ def summary(run: dict[str, Any]) -> str:
     shown = (
         "achieved_rate", "achieved_over_capacity", "first_publish_to_last_receipt_seconds",
         "connector_cpu_seconds_per_1000", "smsc_throttled", "connector_throttled",
-        "smsc_duplicates", "kannel_rate",
+        "smsc_duplicates", "kannel_rate", "deliveries_per_second",
+        "push_service_cpu_seconds_per_1000", "duplicates_at_push_service",
     )  # fmt: skip
     return ", ".join(f"{key} {run[key]}" for key in shown if key in run)
 
@@ -798,6 +965,9 @@ async def main() -> int:
             "text_parts": 1,
             "ledger_history": HISTORY,
             "kannel_log_level": KANNEL_LOG_LEVEL,
+            "push": PUSH,
+            "push_subscriptions": PUSH_SUBSCRIPTIONS,
+            "push_concurrency": PUSH_CONCURRENCY,
         },
         "machine": machine(),
         "cases": {},

@@ -82,6 +82,11 @@ class PushService:
         self._process = None
         self._log.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The push service's process (node), for the benchmark's CPU figures."""
+        return self._process.pid if self._process is not None else None
+
     def log(self) -> str:
         return Path(self._log.name).read_text(errors="replace")[-2000:]
 

@@ -169,7 +169,7 @@ async def test_an_unreachable_push_service_is_a_temporary_failure(vapid: tuple[s
     async with running(push_config(private)) as provider:
         [result] = await provider.send([outgoing(subscription)])
     assert result.status is SubmitStatus.TEMPORARY_FAILURE
-    assert result.detail == "push service unreachable: ConnectError"
+    assert result.detail == "push service unreachable: ClientConnectorError"
 
 
 async def test_the_connector_answers_dispatch_and_tells_the_registry_what_expired(
