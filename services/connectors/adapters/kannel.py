@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import aiohttp
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from services.connectors.adapters import http_client
 from services.connectors.config import ProviderConfig, read_secret
 from services.connectors.domain.kannel_reports import (
     DLR_MASK_ALL,
@@ -79,30 +80,24 @@ class KannelConfig(ProviderConfig):
 
 
 class KannelProvider:
-    def __init__(
-        self, config: KannelConfig, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, config: KannelConfig) -> None:
         self.name: str = config.name
         self.channel: str = config.channel
         self._config = config
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._password = ""
 
     async def start(self, sink: ReportSink) -> None:
         # Reports reach the sink through kannel_router, not through this object.
         del sink
         self._password = read_secret(self._config.password, self._config.password_file) or ""
-        limit = self._config.concurrency
-        self._client = httpx.AsyncClient(
-            timeout=self._config.request_timeout_seconds,
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-            transport=self._transport,
+        self._client = http_client.session(
+            self._config.concurrency, self._config.request_timeout_seconds
         )
 
     async def stop(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     async def send(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
@@ -127,7 +122,7 @@ class _Batch:
     """One call of :meth:`KannelProvider.send`: once Kannel is found down, the messages not
     yet handed over stay with us (UNSENT) for the next provider."""
 
-    def __init__(self, client: httpx.AsyncClient, config: KannelConfig, password: str) -> None:
+    def __init__(self, client: aiohttp.ClientSession, config: KannelConfig, password: str) -> None:
         self._client = client
         self._config = config
         self._password = password
@@ -144,17 +139,14 @@ class _Batch:
             return SubmitResult(delivery_id, SubmitStatus.PERMANENT_FAILURE, detail=detail)
         headers, body = sendsms_request(self._config, self._password, message)
         try:
-            response = await self._client.post(
-                self._config.sendsms_url, headers=headers, content=body
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as refused:
-            reason = f"kannel unreachable: {_name(refused)}"
-            return self._lost(delivery_id, SubmitStatus.UNSENT, reason)
-        except httpx.RequestError as broken:
+            response = await http_client.post(self._client, self._config.sendsms_url, headers, body)
+        except http_client.Unreachable as refused:
+            return self._lost(delivery_id, SubmitStatus.UNSENT, f"kannel unreachable: {refused}")
+        except http_client.NoAnswer as broken:
             # The request may have reached smsbox: Kannel may send it.
-            reason = f"kannel did not answer: {_name(broken)}"
+            reason = f"kannel did not answer: {broken}"
             return self._lost(delivery_id, SubmitStatus.IN_DOUBT, reason)
-        answer = read_sendsms_answer(response.status_code, response.text)
+        answer = read_sendsms_answer(response.status, response.text)
         if isinstance(answer, ProviderDown):
             return self._lost(delivery_id, SubmitStatus.UNSENT, answer.reason)
         log.debug(
@@ -203,7 +195,3 @@ def is_gsm7(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _name(error: Exception) -> str:
-    return type(error).__name__

@@ -4,11 +4,8 @@ RFC 8030 (the push protocol: ``TTL``, ``Urgency``), RFC 8291 (the payload encryp
 browser's key, ``aes128gcm``; pywebpush's :class:`WebPusher` does the encryption) and RFC
 8292 (VAPID: a token signed with the platform's key, whose public half the browser
 subscribed with; py-vapid signs it). The HTTP request itself is ours, so the push service's
-status is read by :mod:`~services.connectors.domain.push_outcomes`. It goes through aiohttp
-(which pywebpush itself depends on), not httpx as the Kannel adapter does: one request per
-member is this adapter's whole cost, and httpx's connection pool spent about 4 ms of CPU a
-request choosing among 100 open connections (``make bench``, case ``push``), aiohttp's under
-a tenth of that.
+status is read by :mod:`~services.connectors.domain.push_outcomes`; it goes through
+:mod:`~services.connectors.adapters.http_client`, as Kannel's sendsms does.
 
 Every subscription names its own push service (FCM, Mozilla's, Apple's), so one of them
 failing says nothing about the others: this provider never raises ProviderUnavailable, each
@@ -18,7 +15,6 @@ delivery gets its own answer. No reports follow: a 201 is final.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +26,7 @@ from py_vapid import Vapid02
 from pydantic import Field, SecretStr, model_validator
 from pywebpush import WebPusher
 
+from services.connectors.adapters import http_client
 from services.connectors.config import ProviderConfig, read_secret
 from services.connectors.domain.push_outcomes import (
     DEFAULT_PUSH_HOSTS,
@@ -114,13 +111,9 @@ class WebPushProvider:
     async def start(self, sink: ReportSink) -> None:
         # Push services send no reports: a 201 is final.
         del sink
-        # A push endpoint is personal data (the e2e test reads the logs for it): nothing
-        # below warnings from the HTTP client, should it ever log requests.
-        logging.getLogger("aiohttp.client").setLevel(logging.WARNING)
         self._tokens = VapidTokens(load_vapid(self._config), self._config.vapid_subject)
-        self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._config.concurrency),
-            timeout=aiohttp.ClientTimeout(total=self._config.request_timeout_seconds),
+        self._client = http_client.session(
+            self._config.concurrency, self._config.request_timeout_seconds
         )
 
     async def stop(self) -> None:
@@ -154,18 +147,14 @@ class WebPushProvider:
             return SubmitResult(delivery_id, SubmitStatus.PERMANENT_FAILURE, detail=detail)
         headers, body = self.request(subscription, message)
         try:
-            # A push service answers; it never sends the connector elsewhere.
-            async with self._client.post(
-                subscription.endpoint, headers=headers, data=body, allow_redirects=False
-            ) as response:
-                status = response.status
-                await response.read()  # the connection goes back to the pool
-        except (aiohttp.ClientError, TimeoutError) as failed:
-            if isinstance(failed, aiohttp.ClientConnectorError):  # nothing was sent
-                detail = f"push service unreachable: {type(failed).__name__}"
-            else:
-                # It may have the message: a second one on retry is better than none.
-                detail = f"push service did not answer: {type(failed).__name__}"
+            status = (await http_client.post(self._client, subscription.endpoint, headers,
+                                             body)).status  # fmt: skip
+        except http_client.Unreachable as refused:
+            detail = f"push service unreachable: {refused}"
+            return SubmitResult(delivery_id, SubmitStatus.TEMPORARY_FAILURE, detail=detail)
+        except http_client.NoAnswer as broken:
+            # It may have the message: a second one on retry is better than none.
+            detail = f"push service did not answer: {broken}"
             return SubmitResult(delivery_id, SubmitStatus.TEMPORARY_FAILURE, detail=detail)
         answer = classify_status(status)
         log.debug("push submit", provider=self.name, delivery_id=str(delivery_id),
