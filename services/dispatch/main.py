@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -28,6 +29,9 @@ class DispatchSettings(HttpApiSettings):
     http_port: int = 8003
     # Its API only answers questions (progress, reach, costs): no request needs a large body.
     max_body_bytes: int = 64 * 1024
+    # The sweeper looks for stuck deliveries among those created (or released from a hold)
+    # this recently; older ones are left to an operator.
+    sweep_horizon_hours: float = Field(default=168.0, gt=0)
     # Deliveries per gateway message: per-recipient messages cannot reach thousands a second.
     batch_size: int = Field(default=1000, ge=1, le=5000)
     # E-mail work carries long texts (digests): smaller batches keep messages small.
@@ -97,7 +101,12 @@ def build(settings: DispatchSettings | None = None) -> tuple[ServiceRuntime, Fas
     # A delivery a gateway failed temporarily waits in the same delay levels as a failed
     # message (BIN_RETRY_DELAYS): one setting, and the delay queues' TTLs bound the jitter.
     # Well past the longest retry delay (and its queue's TTL), a delivery is stuck, not waiting.
-    sweeper = Sweeper(runtime, engine, stuck_after=2 * max(settings.retry_delays) + 60)
+    sweeper = Sweeper(
+        runtime,
+        engine,
+        stuck_after=2 * max(settings.retry_delays) + 60,
+        horizon=timedelta(hours=settings.sweep_horizon_hours),
+    )
     sweeper.job.attach(runtime)
     progress = ProgressAnnouncer(runtime)
     runtime.on_start.append(progress.start)

@@ -21,37 +21,67 @@ from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
 
+# Both look only at deliveries whose life began within the horizon ($2): created then
+# (delivery_created_brin), or released from a hold then (delivery_held_idx). A retry chain
+# lasts minutes; what a crash leaves is found within a minute while any replica runs.
 STUCK_RETRIES = """
 SELECT delivery_id FROM delivery
 WHERE status = 'temporary_failure' AND updated_at < clock_timestamp() - $1::interval
+  AND created_at > now() - $2::interval
+UNION
+SELECT delivery_id FROM delivery
+WHERE status = 'temporary_failure' AND updated_at < clock_timestamp() - $1::interval
+  AND hold_until > now() - $2::interval AND hold_until <= now()
 LIMIT 5000
 """
 STUCK_UNSENT = """
-SELECT DISTINCT d.source_id FROM delivery d JOIN fanout f ON f.source_id = d.source_id
-WHERE d.status = 'queued' AND d.batch_id IS NULL AND f.status = 'dispatched'
-  AND ((d.hold_until IS NULL AND d.updated_at < clock_timestamp() - $1::interval)
-       -- held for a member's quiet hours or pause, and now due
-       OR d.hold_until <= now())
+SELECT d.source_id FROM delivery d
+WHERE d.status = 'queued' AND d.batch_id IS NULL AND d.hold_until IS NULL
+  AND d.updated_at < clock_timestamp() - $1::interval AND d.created_at > now() - $2::interval
+UNION
+-- held for a member's quiet hours or pause, and now due
+SELECT d.source_id FROM delivery d
+WHERE d.status = 'queued' AND d.batch_id IS NULL
+  AND d.hold_until > now() - $2::interval AND d.hold_until <= now()
 """
+DISPATCHED = (
+    "SELECT source_id FROM fanout WHERE source_id = ANY($1::uuid[]) AND status = 'dispatched'"
+)
 
 
 class Sweeper:
-    def __init__(self, runtime: ServiceRuntime, engine: FanoutEngine, stuck_after: float) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        engine: FanoutEngine,
+        stuck_after: float,
+        horizon: timedelta = timedelta(days=7),
+    ) -> None:
         self.runtime = runtime
         self.engine = engine
         self.stuck_after = timedelta(seconds=stuck_after)
+        # Deliveries whose life began longer ago are not looked at: urgent news a week old
+        # is no news, and a dispatch stopped that long needs an operator anyway.
+        self.horizon = horizon
         self.job = PeriodicJob("delivery sweep", 60.0, self.sweep_once, first_run_after=60.0)
 
     async def sweep_once(self) -> int:
         """Sends stuck deliveries again; returns how many."""
         async with self.runtime.pool.acquire() as conn:
-            stuck = [r["delivery_id"] for r in await conn.fetch(STUCK_RETRIES, self.stuck_after)]
+            stuck = [
+                r["delivery_id"]
+                for r in await conn.fetch(STUCK_RETRIES, self.stuck_after, self.horizon)
+            ]
             claimed: list[tuple[uuid.UUID, repository.Work]] = (
                 await repository.claim_retries(conn, stuck) if stuck else []
             )
-            unsent_sources = [
-                r["source_id"] for r in await conn.fetch(STUCK_UNSENT, self.stuck_after)
+            sources = [
+                r["source_id"]
+                for r in await conn.fetch(STUCK_UNSENT, self.stuck_after, self.horizon)
             ]
+            unsent_sources = (
+                [r["source_id"] for r in await conn.fetch(DISPATCHED, sources)] if sources else []
+            )
         by_source: dict[uuid.UUID, list[repository.Work]] = defaultdict(list)
         for source_id, retry in claimed:
             by_source[source_id].append(retry)

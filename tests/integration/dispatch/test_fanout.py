@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -376,6 +377,31 @@ async def test_deliveries_a_crash_left_stuck_are_swept_up(dispatch_system: Syste
         assert await sweeper.sweep_once() == 4
         progress = await system.settled(alert_id, 4)
         assert progress["delivered"] == 4
+        assert await sweeper.sweep_once() == 0
+
+
+async def test_the_sweeper_leaves_deliveries_begun_before_its_horizon(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system() as system:
+        bin_id = await system.seed_bin(4, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        await system.settled(alert_id, 4)
+        async with system.dispatch.pool.acquire() as conn:
+            # Stuck, but two created eight days ago: past the week the sweeper looks back.
+            await conn.execute(
+                "UPDATE delivery SET status = 'temporary_failure', "
+                "updated_at = now() - interval '1 hour' WHERE source_id = $1",
+                alert_id,
+            )
+            await conn.execute(
+                "UPDATE delivery SET created_at = now() - interval '8 days' WHERE delivery_id IN "
+                "(SELECT delivery_id FROM delivery WHERE source_id = $1 LIMIT 2)",
+                alert_id,
+            )
+        sweeper = system.dispatch_app.state.sweeper
+        assert sweeper.horizon == timedelta(days=7)
+        assert await sweeper.sweep_once() == 2
         assert await sweeper.sweep_once() == 0
 
 
