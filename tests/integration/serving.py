@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import asyncpg
 import httpx
@@ -38,3 +38,21 @@ async def serving(
         finally:
             await conn.close()
         await topo.delete(await amqp.channel(), runtime.topology, topo.ALL_QUEUES)
+
+
+@asynccontextmanager
+async def replicas(
+    count: int,
+    build: Callable[[], tuple[ServiceRuntime, FastAPI]],
+    amqp: AbstractRobustConnection,
+    database_url: str,
+) -> AsyncIterator[list[tuple[ServiceRuntime, httpx.AsyncClient]]]:
+    """``count`` processes' worth of one service (each ``build()`` call makes one) on the one
+    database, each with its runtime and its own client."""
+    async with AsyncExitStack() as stack:
+        started = []
+        for _ in range(count):
+            runtime, app = build()
+            client = await stack.enter_async_context(serving(runtime, app, amqp, database_url))
+            started.append((runtime, client))
+        yield started

@@ -361,18 +361,24 @@ async def test_the_progress_api_counts_once_per_max_age_however_many_poll(
             await eventually(recounted, timeout=10, interval=0.1)
 
 
+async def stuck_alert(system: Any, members: int) -> uuid.UUID:
+    """An alert whose deliveries a crash left in temporary failure an hour ago: a replica
+    died after recording them, before parking their retries."""
+    bin_id = await system.seed_bin(members, ["sms"])
+    alert_id: uuid.UUID = await system.issue_alert([bin_id])
+    await system.settled(alert_id, members)
+    async with system.dispatch.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE delivery SET status = 'temporary_failure', "
+            "updated_at = now() - interval '1 hour' WHERE source_id = $1",
+            alert_id,
+        )
+    return alert_id
+
+
 async def test_deliveries_a_crash_left_stuck_are_swept_up(dispatch_system: SystemFactory) -> None:
     async with dispatch_system() as system:
-        bin_id = await system.seed_bin(4, ["sms"])
-        alert_id = await system.issue_alert([bin_id])
-        await system.settled(alert_id, 4)
-        async with system.dispatch.pool.acquire() as conn:
-            # As if a replica died after recording temporary failures, before parking retries.
-            await conn.execute(
-                "UPDATE delivery SET status = 'temporary_failure', "
-                "updated_at = now() - interval '1 hour' WHERE source_id = $1",
-                alert_id,
-            )
+        alert_id = await stuck_alert(system, 4)
         sweeper = system.dispatch_app.state.sweeper
         assert await sweeper.sweep_once() == 4
         progress = await system.settled(alert_id, 4)
@@ -384,16 +390,9 @@ async def test_the_sweeper_leaves_deliveries_begun_before_its_horizon(
     dispatch_system: SystemFactory,
 ) -> None:
     async with dispatch_system() as system:
-        bin_id = await system.seed_bin(4, ["sms"])
-        alert_id = await system.issue_alert([bin_id])
-        await system.settled(alert_id, 4)
+        alert_id = await stuck_alert(system, 4)
         async with system.dispatch.pool.acquire() as conn:
-            # Stuck, but two created eight days ago: past the week the sweeper looks back.
-            await conn.execute(
-                "UPDATE delivery SET status = 'temporary_failure', "
-                "updated_at = now() - interval '1 hour' WHERE source_id = $1",
-                alert_id,
-            )
+            # Two of them created eight days ago: past the week the sweeper looks back.
             await conn.execute(
                 "UPDATE delivery SET created_at = now() - interval '8 days' WHERE delivery_id IN "
                 "(SELECT delivery_id FROM delivery WHERE source_id = $1 LIMIT 2)",

@@ -5,18 +5,20 @@ buckets that a flood of callers cannot reset."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from fastapi import FastAPI
 
 from services.intake.main import IntakeSettings, build
+from shared.runtime import ServiceRuntime
 from tests.infrastructure import new_prefix
 from tests.integration.intake.conftest import operator_of
-from tests.integration.serving import serving
+from tests.integration.serving import replicas as serving_replicas
 
 ZONE = "Zone-rate-limits"
 
@@ -38,22 +40,20 @@ async def replicas(
     count: int, amqp: AbstractRobustConnection, amqp_url: str, database_url: str, **limits: Any
 ) -> AsyncIterator[list[httpx.AsyncClient]]:
     """``count`` intake processes' apps on the one database, each with its own client."""
-    async with AsyncExitStack() as stack:
-        clients = []
-        for _ in range(count):
-            runtime, app = build(
-                IntakeSettings(
-                    amqp_url=amqp_url,
-                    database_url=database_url,
-                    topology_prefix=new_prefix(),
-                    rate_limit_per_second=0.01,  # no refill while the test runs
-                    **limits,
-                )
+
+    def one() -> tuple[ServiceRuntime, FastAPI]:
+        return build(
+            IntakeSettings(
+                amqp_url=amqp_url,
+                database_url=database_url,
+                topology_prefix=new_prefix(),
+                rate_limit_per_second=0.01,  # no refill while the test runs
+                **limits,
             )
-            clients.append(
-                await stack.enter_async_context(serving(runtime, app, amqp, database_url))
-            )
-        yield clients
+        )
+
+    async with serving_replicas(count, one, amqp, database_url) as started:
+        yield [client for _, client in started]
 
 
 async def test_two_replicas_share_one_limit(

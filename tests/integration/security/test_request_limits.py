@@ -9,17 +9,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
+from fastapi import FastAPI
 
 from services.dispatch.main import DispatchSettings
 from services.dispatch.main import build as build_dispatch
 from services.registry.main import RegistrySettings
 from services.registry.main import build as build_registry
 from shared.auth import Principal, Role, TokenVerifier
+from shared.runtime import ServiceRuntime
 from shared.safeguards import DEVELOPMENT_LINK_SECRET
 from shared.signing import sign_member_token
 from tests.infrastructure import new_prefix
@@ -31,7 +33,7 @@ from tests.integration.registry.conftest import (
     coordinator,
     member_body,
 )
-from tests.integration.serving import serving
+from tests.integration.serving import replicas, serving
 
 NO_REFILL = 0.01  # tokens per second: none come back while a test runs
 
@@ -58,21 +60,17 @@ async def registries(
     count: int, amqp: AbstractRobustConnection, amqp_url: str, database_url: str, **limits: Any
 ) -> AsyncIterator[list[Registry]]:
     """``count`` registry processes' apps on the one database, each with its own client."""
-    async with AsyncExitStack() as stack:
-        clients = []
-        for _ in range(count):
-            runtime, app = build_registry(
-                RegistrySettings(
-                    amqp_url=amqp_url,
-                    database_url=database_url,
-                    topology_prefix=new_prefix(),
-                    **limits,
-                )
+
+    def one() -> tuple[ServiceRuntime, FastAPI]:
+        return build_registry(
+            RegistrySettings(
+                amqp_url=amqp_url, database_url=database_url, topology_prefix=new_prefix(), **limits
             )
-            client = await stack.enter_async_context(serving(runtime, app, amqp, database_url))
-            clients.append(Registry(client, runtime))
+        )
+
+    async with replicas(count, one, amqp, database_url) as started:
         await empty_buckets(database_url, "registry")
-        yield clients
+        yield [Registry(client, runtime) for runtime, client in started]
 
 
 async def test_registry_replicas_share_one_limit_per_principal(
