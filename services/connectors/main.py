@@ -12,6 +12,7 @@ from services.connectors.adapters.kannel import KannelConfig, KannelProvider
 from services.connectors.adapters.kannel_http import kannel_router
 from services.connectors.adapters.smpp import SmppConfig, SmppProvider
 from services.connectors.adapters.smtp import SmtpConfig, SmtpProvider
+from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
 from services.connectors.adapters.webpush import WebPushConfig, WebPushProvider
 from services.connectors.config import ProviderConfig
 from services.connectors.handlers import ConnectorDeps, finish_sending, register
@@ -36,6 +37,8 @@ def build_provider(config: ProviderConfig, sink: LedgerSink) -> tuple[Provider, 
         return SmtpProvider(config), []
     if isinstance(config, WebPushConfig):
         return WebPushProvider(config), []
+    if isinstance(config, SipTrunkConfig):
+        return SipVoiceProvider(config), []
     raise ValueError(f"no adapter for provider kind of {config.name}")
 
 

@@ -173,8 +173,11 @@ CROSS JOIN LATERAL (
 """
 
 
+# Voice rings every number the member gave, in order: their numbers joined by commas (an
+# E.164 number has none), so the gateway contract keeps one address string.
 _ADDRESS = """
 CASE pick.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                  WHEN 'voice' THEN array_to_string(r.phones, ',')
                   ELSE r.phones[1] END
 """
 # Every member of the targeted BINs, once, read through a cursor so the first batch leaves
@@ -257,6 +260,7 @@ DELIVERY_COLUMNS = (
 SELECT_UNSENT_WORK = """
 SELECT d.delivery_id, d.channel, d.language, d.member_id,
        CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      WHEN 'voice' THEN array_to_string(r.phones, ',')
                       ELSE r.phones[1] END AS address
 FROM delivery d JOIN recipient r ON r.member_id = d.member_id
 WHERE d.source_id = $1 AND d.status = 'queued'
@@ -268,6 +272,7 @@ WHERE d.source_id = $1 AND d.status = 'queued'
 SELECT_WORK = """
 SELECT d.delivery_id, d.channel, d.language, d.member_id,
        CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      WHEN 'voice' THEN array_to_string(r.phones, ',')
                       ELSE r.phones[1] END AS address
 FROM delivery d JOIN recipient r ON r.member_id = d.member_id
 WHERE d.delivery_id = ANY($1::uuid[])
@@ -322,6 +327,7 @@ WHERE d.delivery_id = ANY($1::uuid[]) AND d.status IN ('temporary_failure', 'fai
   AND r.member_id = d.member_id
 RETURNING d.delivery_id, d.source_id, d.channel, d.language, d.member_id,
           CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                         WHEN 'voice' THEN array_to_string(r.phones, ',')
                          ELSE r.phones[1] END AS address
 """
 MARK_FAILED = """

@@ -1,0 +1,115 @@
+"""One baresip user agent process: its own config folder, SIP port and control port.
+
+Written for Debian's baresip 1.0.0. Its ``ausrc`` command switches the audio source of
+every call of the process at once, so a process that carries calls with different messages
+side by side would play the wrong one to somebody: the voice adapter runs one process per
+channel, one call at a time each (see :mod:`services.connectors.adapters.voice`). The test
+callee uses the same class with other modules and an auto-answering account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.connectors.adapters.baresip_ctrl import AgentEvent, BaresipControl
+
+BARESIP = "/usr/bin/baresip"
+MODULE_PATH = "/usr/lib/baresip/modules"
+# G.711 only: what every trunk and PBX takes, 8 kHz like the synthesised speech.
+BASE_MODULES = ("g711.so", "aufile.so", "aubridge.so")
+APP_MODULES = ("account.so", "menu.so", "ctrl_tcp.so")
+
+
+@dataclass
+class AgentSpec:
+    folder: Path
+    address: str  # the local IP the agent binds SIP and RTP to
+    # baresip 1.0.0 also listens for SIP over TLS on sip_port + 1: keep it free.
+    sip_port: int
+    ctrl_port: int
+    # One accounts line, e.g. ``<sip:bin@pbx.example>;auth_pass=...;regint=0``
+    account: str
+    rtp_ports: tuple[int, int] = (30000, 30999)
+    # The audio source until a call sets its own; a file of silence by default.
+    audio_source: str = ""
+    modules: Sequence[str] = BASE_MODULES
+    extra_config: dict[str, str] = field(default_factory=dict)
+    # How long an unanswered INVITE may ring before baresip gives up itself; the adapter
+    # cancels earlier, at its configured ring time.
+    local_timeout: int = 120
+
+
+def config_text(spec: AgentSpec) -> str:
+    lines = {
+        "poll_method": "epoll",
+        "sip_listen": f"{spec.address}:{spec.sip_port}",
+        "call_local_timeout": str(spec.local_timeout),
+        "call_max_calls": "4",
+        # No sound card: what is heard goes into a bridge device nobody reads.
+        "audio_player": "aubridge,nowhere",
+        "audio_alert": "aubridge,nowhere",
+        "audio_source": spec.audio_source,
+        "rtp_ports": f"{spec.rtp_ports[0]}-{spec.rtp_ports[1]}",
+        "module_path": MODULE_PATH,
+        "ctrl_tcp_listen": f"127.0.0.1:{spec.ctrl_port}",
+        **spec.extra_config,
+    }
+    text = [f"{key} {value}" for key, value in lines.items() if value]
+    text += [f"module {module}" for module in spec.modules]
+    text += [f"module_app {module}" for module in APP_MODULES]
+    return "\n".join(text) + "\n"
+
+
+class BaresipAgent:
+    """Starts and stops one baresip process and holds its control link."""
+
+    def __init__(self, spec: AgentSpec, on_event: Callable[[AgentEvent], None]) -> None:
+        self.spec = spec
+        self.control = BaresipControl("127.0.0.1", spec.ctrl_port, on_event)
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.spec.folder / "baresip.log"
+
+    async def start(self) -> None:
+        folder = self.spec.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config").write_text(config_text(self.spec))
+        accounts = folder / "accounts"
+        accounts.write_text(self.spec.account + "\n")
+        # The accounts line may hold the trunk's password.
+        accounts.chmod(0o600)
+        log = self.log_path.open("ab")
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                BARESIP, "-f", str(folder), "-n", self.spec.address,
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,
+            )  # fmt: skip
+        finally:
+            log.close()
+        await self.control.connect()
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def stop(self) -> None:
+        await self.control.close()
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()

@@ -1,0 +1,146 @@
+"""The SIP voice adapter against real callees on loopback: a baresip that answers and records
+what it hears (and presses 1 when told to), SIPp answering 486 Busy or 404, SIPp ringing
+without ever answering. Counted at the callee side: what arrived, not what we say we sent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.connectors.adapters.tts import PAUSE_SECONDS, speak
+from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
+from services.connectors.domain.voice_outcomes import spoken_parts
+from services.connectors.ports import OutgoingMessage, SubmitStatus
+from tests.integration.connectors.conftest import RecordingSink
+from tests.peers.voice import Callee, SippCallee, loud_seconds, speech_seconds, wav_seconds
+from tests.ports import free_port
+
+pytestmark = pytest.mark.integration
+ALERT = "Inbraak gemeld in de Kerkstraat. Twee personen in het zwart, richting station."
+# Each callee gets numbers of its own prefix, routed straight to it (no trunk in tests).
+FIRST = "+3247100"
+SECOND = "+3247200"
+
+
+def trunk_config(tmp_path: Path, routes: dict[str, str], **overrides: Any) -> SipTrunkConfig:
+    settings: dict[str, Any] = {
+        "name": "trunk",
+        "domain": "127.0.0.1:9",  # nothing listens there: every test number is routed
+        "caller_id": "+3250123456",
+        "channels": 2,
+        "ring_seconds": 4.0,
+        "listen_seconds": 4.0,
+        "first_port": _port_pair_base(),
+        "rtp_first_port": 40000 + (free_port() % 2000) * 10,
+        "work_folder": tmp_path / "voice",
+        "number_routes": routes,
+        **overrides,
+    }
+    return SipTrunkConfig(**settings)
+
+
+def _port_pair_base() -> int:
+    # Agents take first_port + 3i to + 3i + 2: a free port with its neighbours, most likely.
+    while True:
+        port = free_port()
+        if port < 60000:
+            return port
+
+
+@asynccontextmanager
+async def provider(config: SipTrunkConfig) -> AsyncIterator[SipVoiceProvider]:
+    voice = SipVoiceProvider(config)
+    await voice.start(RecordingSink())
+    try:
+        yield voice
+    finally:
+        await voice.stop()
+
+
+def message(address: str, language: str = "nl", text: str = ALERT) -> OutgoingMessage:
+    return OutgoingMessage(uuid.uuid4(), address, language, text)
+
+
+async def expected_speech(text: str, language: str) -> tuple[float, float]:
+    """Seconds of speech espeak-ng says for the call (message twice, then the prompt), and
+    for the message once, measured as the callee's recording is."""
+    parts = [loud_seconds(await speak(part, language), 8000)
+             for part in spoken_parts(text, language)]  # fmt: skip
+    return sum(parts), parts[0]
+
+
+async def test_an_answered_call_speaks_the_message_twice_and_the_prompt(tmp_path: Path) -> None:
+    async with Callee(tmp_path / "callee", f"{SECOND}02") as callee:
+        config = trunk_config(tmp_path, {SECOND: callee.host_port})
+        async with provider(config) as voice:
+            [result] = await voice.send([message(f"{SECOND}02")])
+        await callee.wait_closed(1)
+    assert result.status is SubmitStatus.DELIVERED
+    assert result.confirmed is False
+    assert callee.answered == 1
+    [recording] = callee.recordings()
+    # The whole file was played (speech, pauses, the listening time), and what the callee
+    # heard as speech is about what espeak-ng said: not the message once, not silence.
+    spoken, once = await expected_speech(ALERT, "nl")
+    heard = speech_seconds(recording)
+    assert 0.9 * spoken <= heard <= 1.1 * spoken, (heard, spoken)
+    assert heard > 2 * once
+    # And the call lasted the whole file: speech, pauses and the time to press 1.
+    assert wav_seconds(recording) >= heard + 2 * PAUSE_SECONDS + config.listen_seconds - 1
+
+
+async def test_pressing_1_confirms_the_call(tmp_path: Path) -> None:
+    async with Callee(tmp_path / "callee", f"{SECOND}02", confirm_after=3.0) as callee:
+        config = trunk_config(tmp_path, {SECOND: callee.host_port}, listen_seconds=10.0)
+        async with provider(config) as voice:
+            [result] = await voice.send([message(f"{SECOND}02", "fr", "Alerte cambriolage.")])
+        await callee.wait_closed(1)
+    assert callee.confirmed == 1
+    assert result.status is SubmitStatus.DELIVERED
+    assert result.confirmed is True
+    # Hung up on the key press, not at the end of the file.
+    [recording] = callee.recordings()
+    assert wav_seconds(recording) < 6
+
+
+async def test_a_busy_first_number_goes_on_to_the_second(tmp_path: Path) -> None:
+    async with (
+        SippCallee(tmp_path, "reject", "486 Busy Here") as busy,
+        Callee(tmp_path / "callee", f"{SECOND}02") as callee,
+    ):
+        config = trunk_config(tmp_path, {FIRST: busy.host_port, SECOND: callee.host_port})
+        async with provider(config) as voice:
+            [result] = await voice.send([message(f"{FIRST}01,{SECOND}02")])
+        await callee.wait_closed(1)
+    assert busy.invites == 1
+    assert callee.answered == 1
+    assert result.status is SubmitStatus.DELIVERED
+    assert result.detail is not None and "busy" in result.detail
+
+
+async def test_no_answer_on_every_number_is_a_temporary_failure(tmp_path: Path) -> None:
+    async with (
+        SippCallee(tmp_path, "ring_forever") as ringing,
+        SippCallee(tmp_path, "reject", "486 Busy Here") as busy,
+    ):
+        config = trunk_config(tmp_path, {FIRST: ringing.host_port, SECOND: busy.host_port},
+                              ring_seconds=2.0)  # fmt: skip
+        async with provider(config) as voice:
+            [result] = await voice.send([message(f"{FIRST}01,{SECOND}02")])
+    assert (ringing.invites, ringing.cancels, busy.invites) == (1, 1, 1)
+    assert result.status is SubmitStatus.TEMPORARY_FAILURE
+    assert result.confirmed is None
+
+
+async def test_an_invalid_number_is_a_permanent_failure(tmp_path: Path) -> None:
+    async with SippCallee(tmp_path, "reject", "404 Not Found") as nobody:
+        config = trunk_config(tmp_path, {FIRST: nobody.host_port})
+        async with provider(config) as voice:
+            results = await voice.send([message(f"{FIRST}01"), message("0470 12 34 56")])
+    assert nobody.invites == 1  # the malformed number was never dialled
+    assert [r.status for r in results] == [SubmitStatus.PERMANENT_FAILURE] * 2
