@@ -228,8 +228,7 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
     if ids:
         await conn.execute(RECORD_MESSAGE_IDS, *map(list, zip(*ids, strict=True)))
     receipts = [
-        Receipt(r["delivery_id"], r["channel"], r["outcome"], r["detail"],
-                confirmed=r["confirmed"])
+        Receipt(r["delivery_id"], r["channel"], r["outcome"], r["detail"], confirmed=r["confirmed"])
         for r in rows
         if r["state"] != "accepted"
     ]

@@ -63,7 +63,9 @@ VOICE_CHANNEL_SECONDS = Counter(
     "the occupancy",
     ["provider"],
 )
-VOICE_CHANNELS = Gauge("bin_connector_voice_channels", "Trunk channels of this replica", ["provider"])
+VOICE_CHANNELS = Gauge(
+    "bin_connector_voice_channels", "Trunk channels of this replica", ["provider"]
+)
 VOICE_BUSY_CHANNELS = Gauge(
     "bin_connector_voice_channels_in_use", "Trunk channels in a call now", ["provider"]
 )

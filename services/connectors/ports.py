@@ -1,7 +1,7 @@
 """The provider port: what every adapter of a channel offers, and what it reports back.
 
-An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP, Web Push, SIP). It knows
-nothing of RabbitMQ, the ledger or failover: the connector hands it messages, it answers
+An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP, Web Push, SIP).
+It knows nothing of RabbitMQ, the ledger or failover: the connector hands it messages, it answers
 one :class:`SubmitResult` per message, and later tells a :class:`ReportSink` what the
 provider reported (delivery reports, bounces) and what members sent back (MO SMS).
 """

@@ -28,7 +28,8 @@ from services.connectors.adapters.webpush import WebPushConfig
 from shared.settings import ServiceSettings
 
 AnyProviderConfig = Annotated[
-    SmppConfig | KannelConfig | SmtpConfig | WebPushConfig | SipTrunkConfig, Field(discriminator="kind")
+    SmppConfig | KannelConfig | SmtpConfig | WebPushConfig | SipTrunkConfig,
+    Field(discriminator="kind"),
 ]
 _PROVIDERS = TypeAdapter(list[AnyProviderConfig])
 # What BIN_CONNECTOR_ADDRESS_SECRET is when not given: refused outside development.

@@ -296,13 +296,14 @@ ASSIGN_BATCH = "UPDATE delivery SET batch_id = $1 WHERE delivery_id = ANY($2::uu
 APPLY_RECEIPTS = """
 UPDATE delivery d
 SET status = u.outcome, detail = u.detail, updated_at = clock_timestamp(),
+    confirmed = u.confirmed,
     -- The history is for dead letters: failures only, so the common case writes less.
     history = CASE WHEN u.outcome = 'delivered' THEN d.history
                    ELSE d.history || jsonb_build_array(jsonb_build_object(
                        'attempt', d.attempts, 'channel', d.channel, 'outcome', u.outcome,
                        'detail', u.detail, 'at', u.at)) END
 FROM jsonb_to_recordset($1::text::jsonb)
-     AS u(delivery_id uuid, outcome text, at timestamptz, detail text)
+     AS u(delivery_id uuid, outcome text, at timestamptz, detail text, confirmed boolean)
 WHERE d.delivery_id = u.delivery_id
   AND d.status NOT IN ('delivered', 'permanent_failure', 'failed', 'cancelled')
 RETURNING d.delivery_id, d.source_id, d.member_id, d.bin_id, d.channel, d.status, d.attempts
@@ -367,7 +368,8 @@ WHERE f.source_id = ANY($1::uuid[])
 # member's later ones: migration 014).
 SELECT_PROGRESS = """
 SELECT source_id, channel, status, count(*) AS deliveries,
-       count(*) FILTER (WHERE NOT fallback) AS members
+       count(*) FILTER (WHERE NOT fallback) AS members,
+       count(*) FILTER (WHERE confirmed) AS confirmed
 FROM delivery WHERE source_id = ANY($1::uuid[]) GROUP BY source_id, channel, status
 """
 # Handed to the gateways, retries included: one row per confirmed gateway message.
@@ -745,6 +747,9 @@ async def progress_of(
         for row in await conn.fetch(SELECT_PROGRESS, ids):
             source_id, status, deliveries = row["source_id"], row["status"], row["deliveries"]
             by_channel[source_id].setdefault(row["channel"], {})[status] = deliveries
+            if row["confirmed"]:
+                # Voice calls a person confirmed by pressing 1 (of those delivered).
+                by_channel[source_id][row["channel"]]["confirmed"] = row["confirmed"]
             counts = members[source_id]
             counts["targeted"] += row["members"]
             # At most one delivered and one failed delivery per member (migration 014).

@@ -158,6 +158,9 @@ class ChannelProgress(EventData):
     targeted: int
     delivered: int = 0
     failed: int = 0
+    # Voice: of the delivered, the calls where the member pressed 1 (a person heard it); the
+    # rest reached the phone or its voicemail.
+    confirmed: int = 0
 
 
 class FanoutProgressedData(EventData):

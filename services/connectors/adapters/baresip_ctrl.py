@@ -100,7 +100,7 @@ class BaresipControl:
                 await self._writer.wait_closed()
         self.closed.set()
 
-    async def command(self, command: str, params: str = "", timeout: float = 10.0) -> str:
+    async def command(self, command: str, params: str = "", within: float = 10.0) -> str:
         """Runs a command; returns its ``data``; raises :class:`ControlError` when refused."""
         if self._writer is None or self.closed.is_set():
             raise ControlError("not connected")
@@ -111,8 +111,9 @@ class BaresipControl:
         try:
             self._writer.write(netstring(body))
             await self._writer.drain()
-            async with asyncio.timeout(timeout):
-                return await answer
+            async with asyncio.timeout(within):
+                data: str = await answer
+                return data
         except (OSError, TimeoutError) as broken:
             raise ControlError(f"{command}: {type(broken).__name__}") from broken
         finally:

@@ -7,7 +7,8 @@ during the call (DTMF 1, RFC 4733) shows that somebody heard it. So:
 - confirmed by DTMF: delivered, and reached a person (``confirmed`` True on the receipt);
 - answered, not confirmed: delivered to the phone or its voicemail (``confirmed`` False);
 - busy (486, 600), no answer within the ring time (we CANCEL), unreachable (no answer to
-  the INVITE at all, 408, 480, 503) or failed otherwise: the member's next number; when
+  the INVITE at all, 408, 480, 503) or failed otherwise (603 Decline among them: refused
+  this time, not for good): the member's next number; when
   none is left, a temporary failure (dispatch's plan retries it later);
 - an invalid number (404, 484, 604, 410, 485, 416, not E.164): the next number too, but
   when every number was invalid, a permanent failure (dispatch falls back to the next
@@ -28,8 +29,6 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 INVALID_CODES = frozenset({400, 404, 410, 416, 484, 485, 604})
 BUSY_CODES = frozenset({486, 600})
 NO_ANSWER_CODES = frozenset({408, 480, 487})
-# 603 Decline: the member (or their phone) refused this call; another time may do.
-DECLINED_CODES = frozenset({603})
 
 PROMPTS = {
     "nl": "Druk op 1 om te bevestigen dat u dit bericht gehoord hebt.",

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aio_pika.abc import AbstractRobustConnection
 
 from services.connectors.adapters.tts import PAUSE_SECONDS, speak
 from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
 from services.connectors.domain.voice_outcomes import spoken_parts
 from services.connectors.ports import OutgoingMessage, SubmitStatus
 from tests.integration.connectors.conftest import RecordingSink
+from tests.integration.connectors.harness import running_connector
 from tests.peers.voice import Callee, SippCallee, loud_seconds, speech_seconds, wav_seconds
 from tests.ports import free_port
 
@@ -144,3 +146,28 @@ async def test_an_invalid_number_is_a_permanent_failure(tmp_path: Path) -> None:
             results = await voice.send([message(f"{FIRST}01"), message("0470 12 34 56")])
     assert nobody.invites == 1  # the malformed number was never dialled
     assert [r.status for r in results] == [SubmitStatus.PERMANENT_FAILURE] * 2
+
+
+async def test_the_connector_receipts_confirmed_once_and_answers_a_copy_from_the_ledger(
+    tmp_path: Path, amqp: AbstractRobustConnection, amqp_url: str, database_url: str
+) -> None:
+    confirmer, listener = uuid.uuid4(), uuid.uuid4()
+    async with (
+        Callee(tmp_path / "one", f"{FIRST}01", confirm_after=2.0) as pressing,
+        Callee(tmp_path / "two", f"{SECOND}02") as silent,
+    ):
+        config = trunk_config(tmp_path, {FIRST: pressing.host_port, SECOND: silent.host_port},
+                              listen_seconds=3.0)  # fmt: skip
+        async with running_connector(amqp, amqp_url, database_url, [config]) as c:
+            batch = [(confirmer, f"{FIRST}01", ALERT), (listener, f"{SECOND}02", ALERT)]
+            work = await c.send(batch, channel="voice")
+            outcomes = await c.receipts.wait([confirmer, listener], timeout=90)
+            # dispatch's redelivered copy of the batch: answered, nobody called again
+            await c.publish(work)
+            await c.receipts.wait_count(4, timeout=30)
+        await pressing.wait_closed(1)
+        await silent.wait_closed(1)
+    assert outcomes == {confirmer: "delivered", listener: "delivered"}
+    assert c.receipts.confirmed == {confirmer: [True, True], listener: [False, False]}
+    assert (pressing.answered, silent.answered) == (1, 1)
+    assert len(pressing.recordings()) == len(silent.recordings()) == 1
