@@ -22,6 +22,7 @@ from services.connectors.reports import LedgerSink
 from services.connectors.router import ChannelRouter, ProviderSlot
 from services.connectors.settings import DEVELOPMENT_ADDRESS_SECRET, ConnectorSettings
 from services.connectors.sweeper import Sweeper
+from services.connectors.trunk_channels import TrunkChannels
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.safeguards import secret_values
@@ -91,6 +92,10 @@ def build(settings: ConnectorSettings | None = None) -> tuple[ServiceRuntime, Fa
         for slot in router.all_slots():
             slot.pool = rt.pool
         for provider in providers:
+            if isinstance(provider, SipVoiceProvider):
+                await provider.share_channels(
+                    TrunkChannels(rt.pool, lease, provider.name, provider.config.channels)
+                )
             await provider.start(sink)
 
     async def stop(rt: ServiceRuntime) -> None:

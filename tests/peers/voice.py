@@ -31,7 +31,7 @@ from types import TracebackType
 
 from services.connectors.adapters.baresip_agent import AgentSpec, BaresipAgent
 from services.connectors.adapters.baresip_ctrl import AgentEvent
-from tests.ports import HOST, free_port
+from tests.ports import HOST, free_port, free_port_run
 
 SCENARIOS = Path(__file__).with_name("sipp")
 SIPP = "/usr/bin/sipp"
@@ -80,7 +80,8 @@ class Callee:
     def __init__(self, folder: Path, number: str, *, confirm_after: float | None = None) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        # SIP, baresip's SIP over TLS on + 1, control on + 2.
+        self.port = free_port_run(3)
         self.host_port = f"{HOST}:{self.port}"
         self.records = folder / "recordings"
         self.confirm_after = confirm_after
@@ -89,7 +90,7 @@ class Callee:
         self.closed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
-        rtp = free_port()
+        rtp = free_port_run(20)
         self.agent = BaresipAgent(
             AgentSpec(
                 folder=folder,

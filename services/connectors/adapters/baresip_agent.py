@@ -26,6 +26,10 @@ BASE_MODULES = ("g711.so", "aufile.so", "aubridge.so")
 APP_MODULES = ("account.so", "menu.so", "ctrl_tcp.so")
 
 
+class AgentFailed(OSError):
+    """A user agent did not start (a port taken, a module missing): its log's end says why."""
+
+
 @dataclass
 class AgentSpec:
     folder: Path
@@ -95,7 +99,11 @@ class BaresipAgent:
             )  # fmt: skip
         finally:
             log.close()
-        await self.control.connect()
+        try:
+            await self.control.connect(exited=self._process.wait())
+        except OSError as refused:
+            tail = self.log_path.read_text(errors="replace")[-600:]
+            raise AgentFailed(f"baresip on SIP port {self.spec.sip_port}: {tail}") from refused
 
     def alive(self) -> bool:
         return self._process is not None and self._process.returncode is None

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,16 +76,24 @@ class BaresipControl:
         self._tokens = itertools.count(1)
         self.closed = asyncio.Event()
 
-    async def connect(self, within: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            try:
-                self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-                break
-            except OSError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
+    async def connect(self, within: float = 10.0, exited: Awaitable[Any] | None = None) -> None:
+        """Connects, trying again while the user agent starts; gives up at once when
+        ``exited`` (the process's wait) completes: baresip gave up itself."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        gone = asyncio.ensure_future(exited) if exited is not None else None
+        try:
+            while True:
+                try:
+                    self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+                    break
+                except OSError:
+                    if loop.time() > deadline or (gone is not None and gone.done()):
+                        raise
+                    await asyncio.sleep(0.05)
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()
         self.closed.clear()
         self._task = asyncio.create_task(self._read(), name=f"baresip ctrl {self.port}")
 

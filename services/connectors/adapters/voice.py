@@ -41,6 +41,7 @@ from services.connectors.domain.voice_outcomes import (
 )
 from services.connectors.ports import OutgoingMessage, ReportSink, SubmitResult, SubmitStatus
 from services.connectors.priority_gate import PriorityGate
+from services.connectors.trunk_channels import TrunkChannels
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -61,8 +62,12 @@ class SipTrunkConfig(ProviderConfig):
     # The From user: the BIN's (or the zone's) number where the trunk lets us show it.
     caller_id: str = Field(pattern=r"^\+?[0-9A-Za-z._-]{1,40}$")
     display_name: str = Field(default="BIN", max_length=60)
-    # The trunk's channel count: calls at once through it (per replica; see docs).
+    # The trunk's channel count: calls at once through it, all replicas together (held in
+    # PostgreSQL: services/connectors/trunk_channels.py).
     channels: int = Field(default=4, ge=1, le=500)
+    # User agents (baresip processes) in each replica, so calls at once per replica; by
+    # default the channel count (one replica can fill the trunk, more wait for a channel).
+    agents: int | None = Field(default=None, ge=1, le=500)
     ring_seconds: float = Field(default=30.0, gt=0, le=180)
     # After the prompt: how long the member may take to press 1 before the call ends.
     listen_seconds: float = Field(default=8.0, ge=1, le=60)
@@ -217,9 +222,17 @@ class SipVoiceProvider:
             config.work_folder / config.name / "audio", config.listen_seconds,
             config.words_per_minute,
         )  # fmt: skip
-        self._channels = [Channel(i, config) for i in range(config.channels)]
+        agents = config.agents or config.channels
+        self._channels = [Channel(i, config) for i in range(agents)]
         self._free: asyncio.Queue[Channel] = asyncio.Queue()
-        self._gate = PriorityGate(config.channels)
+        self._gate = PriorityGate(agents)
+        # The trunk's channels across replicas; None (a provider tested alone): only the
+        # agents of this process bound the calls.
+        self.shared: TrunkChannels | None = None
+
+    async def share_channels(self, channels: TrunkChannels) -> None:
+        await channels.configure()
+        self.shared = channels
 
     async def start(self, sink: ReportSink) -> None:
         del sink  # a call's result is final when it ends: no reports
@@ -263,6 +276,7 @@ class SipVoiceProvider:
 
     async def _one_call(self, number: str, audio: Path, priority: str) -> tuple[CallResult, str]:
         async with self._gate.slot(priority):
+            taken = await self.shared.take() if self.shared is not None else None
             channel = await self._free.get()
             metrics.VOICE_BUSY_CHANNELS.labels(self.name).inc()
             started = time.monotonic()
@@ -276,6 +290,8 @@ class SipVoiceProvider:
                 metrics.VOICE_BUSY_CHANNELS.labels(self.name).dec()
                 metrics.VOICE_CHANNEL_SECONDS.labels(self.name).inc(time.monotonic() - started)
                 self._free.put_nowait(channel)
+                if taken is not None and self.shared is not None:
+                    await self.shared.give_back(*taken)
         metrics.VOICE_CALLS.labels(self.name, result.value).inc()
         metrics.VOICE_CALL_SECONDS.labels(self.name).inc(seconds)
         return result, why

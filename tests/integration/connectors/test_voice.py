@@ -4,6 +4,7 @@ without ever answering. Counted at the callee side: what arrived, not what we sa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from aio_pika.abc import AbstractRobustConnection
 from services.connectors.adapters.tts import PAUSE_SECONDS, speak
 from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
 from services.connectors.domain.voice_outcomes import spoken_parts
+from services.connectors.lease import Lease
 from services.connectors.ports import OutgoingMessage, SubmitStatus
+from services.connectors.trunk_channels import TrunkChannels
 from tests.integration.connectors.conftest import RecordingSink
 from tests.integration.connectors.harness import running_connector
 from tests.peers.voice import Callee, SippCallee, loud_seconds, speech_seconds, wav_seconds
-from tests.ports import free_port
+from tests.ports import free_port_run
 
 pytestmark = pytest.mark.integration
 ALERT = "Inbraak gemeld in de Kerkstraat. Twee personen in het zwart, richting station."
@@ -37,21 +40,13 @@ def trunk_config(tmp_path: Path, routes: dict[str, str], **overrides: Any) -> Si
         "channels": 2,
         "ring_seconds": 4.0,
         "listen_seconds": 4.0,
-        "first_port": _port_pair_base(),
-        "rtp_first_port": 40000 + (free_port() % 2000) * 10,
+        "first_port": free_port_run(3 * 4),
+        "rtp_first_port": free_port_run(20 * 4),
         "work_folder": tmp_path / "voice",
         "number_routes": routes,
         **overrides,
     }
     return SipTrunkConfig(**settings)
-
-
-def _port_pair_base() -> int:
-    # Agents take first_port + 3i to + 3i + 2: a free port with its neighbours, most likely.
-    while True:
-        port = free_port()
-        if port < 60000:
-            return port
 
 
 @asynccontextmanager
@@ -171,3 +166,34 @@ async def test_the_connector_receipts_confirmed_once_and_answers_a_copy_from_the
     assert c.receipts.confirmed == {confirmer: [True, True], listener: [False, False]}
     assert (pressing.answered, silent.answered) == (1, 1)
     assert len(pressing.recordings()) == len(silent.recordings()) == 1
+
+
+async def test_the_trunks_channels_are_shared_by_replicas_and_freed_by_a_dead_one(
+    amqp: AbstractRobustConnection, amqp_url: str, database_url: str
+) -> None:
+    async with running_connector(amqp, amqp_url, database_url, []) as c:
+        pool = c.runtime.pool
+        one, two = Lease(database_url), Lease(database_url)
+        await one.start()
+        await two.start()
+        try:
+            first = TrunkChannels(pool, one, "trunk", 2, poll=0.05)
+            second = TrunkChannels(pool, two, "trunk", 2, poll=0.05)
+            await first.configure()
+            taken = [await first.take(), await second.take()]
+            assert sorted(slot for slot, _ in taken) == [0, 1]
+            assert await first.in_use() == 2
+            waiting = asyncio.create_task(second.take())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # both channels are in calls, whichever replica's
+            await first.give_back(*taken[0])
+            async with asyncio.timeout(5):
+                await waiting
+            # The second replica dies mid-call: its channels are free at once, no sweeper.
+            await two.stop()
+            async with asyncio.timeout(5):
+                again = [await first.take(), await first.take()]
+            assert sorted(slot for slot, _ in again) == [0, 1]
+        finally:
+            await one.stop()
+            await two.stop()
