@@ -12,8 +12,9 @@ calls that arrived from its own control events, so a test counts at the callee::
         speech = speech_seconds(callee.recordings()[0])
 
 ``SippCallee``: SIPp (Debian ``sip-tester``) playing ``sipp/reject.xml`` (every INVITE
-refused with the answer given, 486 Busy Here, 404 Not Found ...) or ``sipp/ring_forever.xml``
-(180 Ringing until CANCEL). It counts the INVITEs it received from its message log.
+refused with the answer given, 486 Busy Here, 404 Not Found ...), ``sipp/ring_forever.xml``
+(180 Ringing until CANCEL) or ``sipp/answer_after.xml`` (answers every call after a pause,
+waits for the BYE: many callees at once, for the bench). It counts the INVITEs it received from its message log.
 """
 
 from __future__ import annotations
@@ -155,8 +156,12 @@ class Callee:
 class SippCallee:
     """SIPp as a UAS on a free loopback port, running one scenario for every call."""
 
-    def __init__(self, folder: Path, scenario: str, answer: str | None = None) -> None:
-        """``answer``: for ``reject``, the final response ("486 Busy Here")."""
+    def __init__(
+        self, folder: Path, scenario: str, answer: str | None = None, pause_ms: int | None = None
+    ) -> None:
+        """``answer``: for ``reject``, the final response ("486 Busy Here"); ``pause_ms``:
+        SIPp's default pause (``answer_after`` rings this long before answering)."""
+        self.pause_ms = pause_ms
         self.folder = folder
         self.port = free_port()
         self.host_port = f"{HOST}:{self.port}"
@@ -173,7 +178,10 @@ class SippCallee:
     async def __aenter__(self) -> SippCallee:
         self.folder.mkdir(parents=True, exist_ok=True)
         command = [SIPP, "-sf", str(self.scenario), "-i", HOST, "-p", str(self.port),
-                   "-nostdin", "-trace_msg", "-message_file", str(self.message_log)]  # fmt: skip
+                   "-nostdin", "-trace_msg", "-message_file", str(self.message_log),
+                   "-mp", str(free_port_run(4))]  # fmt: skip
+        if self.pause_ms is not None:
+            command += ["-d", str(self.pause_ms)]
         self._process = subprocess.Popen(  # noqa: ASYNC220 (returns at once)
             command,
             stdout=subprocess.DEVNULL,
