@@ -54,14 +54,14 @@ def wav_seconds(path: Path) -> float:
 async def sample_in_use(name: str, samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
     gauge = metrics.VOICE_BUSY_CHANNELS.labels(name)
     while not stop.is_set():
-        samples.append((time.monotonic(), gauge._value.get()))  # noqa: SLF001 (a gauge's value)
+        samples.append((time.monotonic(), gauge._value.get()))
         await asyncio.sleep(SAMPLE_SECONDS)
 
 
 def agents_cpu(provider: SipVoiceProvider) -> float:
     total = 0.0
-    for channel in provider._channels:  # noqa: SLF001 (the bench reads the processes)
-        process = channel.agent._process  # noqa: SLF001
+    for channel in provider._channels:
+        process = channel.agent._process
         if process is not None and process.returncode is None:
             total += cpu_seconds(process.pid)
     return total

@@ -14,7 +14,8 @@ calls that arrived from its own control events, so a test counts at the callee::
 ``SippCallee``: SIPp (Debian ``sip-tester``) playing ``sipp/reject.xml`` (every INVITE
 refused with the answer given, 486 Busy Here, 404 Not Found ...), ``sipp/ring_forever.xml``
 (180 Ringing until CANCEL) or ``sipp/answer_after.xml`` (answers every call after a pause,
-waits for the BYE: many callees at once, for the bench). It counts the INVITEs it received from its message log.
+waits for the BYE: many callees at once, for the bench). It counts the INVITEs it received
+from its message log.
 """
 
 from __future__ import annotations
@@ -216,6 +217,17 @@ class SippCallee:
     def invites(self) -> int:
         """INVITEs that reached this callee (retransmissions are not on UDP loopback)."""
         return self._received("INVITE")
+
+    def invited_numbers(self) -> dict[str, int]:
+        """INVITEs received per called number (the request URI's user)."""
+        if not self.message_log.exists():
+            return {}
+        text = self.message_log.read_text(errors="replace")
+        found = re.findall(r"message received[^\n]*\n\s*\nINVITE sip:([^@;>\s]+)@", text)
+        counts: dict[str, int] = {}
+        for number in found:
+            counts[number] = counts.get(number, 0) + 1
+        return counts
 
     @property
     def cancels(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -24,6 +25,16 @@ MODULE_PATH = "/usr/lib/baresip/modules"
 # G.711 only: what every trunk and PBX takes, 8 kHz like the synthesised speech.
 BASE_MODULES = ("g711.so", "aufile.so", "aubridge.so")
 APP_MODULES = ("account.so", "menu.so", "ctrl_tcp.so")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills the agent when the connector dies, even
+    by SIGKILL, so no orphan keeps its ports (and a call) from the restarted connector."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class AgentFailed(OSError):
@@ -95,13 +106,14 @@ class BaresipAgent:
             self._process = await asyncio.create_subprocess_exec(
                 BARESIP, "-f", str(folder), "-n", self.spec.address,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
         finally:
             log.close()
         try:
             await self.control.connect(exited=self._process.wait())
         except OSError as refused:
+            await self.stop()  # not left running without its control link
             tail = self.log_path.read_text(errors="replace")[-600:]
             raise AgentFailed(f"baresip on SIP port {self.spec.sip_port}: {tail}") from refused
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -84,8 +84,16 @@ class SipTrunkConfig(ProviderConfig):
     # Number prefixes sent to another SIP host than ``domain`` (internal extensions of the
     # zone's PBX, a test callee): longest prefix first.
     number_routes: dict[str, str] = Field(default_factory=dict)
-    # Many calls are handed over at once; the channels pace them (see router.ProviderSlot).
-    concurrency: int = Field(default=300, ge=1, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _concurrency_is_the_agents(cls, values: Any) -> Any:
+        # Calls handed over at once = the agents: each is marked in the ledger just before
+        # it is placed, so a replica killed mid-fan-out leaves in doubt only the calls it
+        # was making (router.ProviderSlot, one call per chunk).
+        if isinstance(values, dict) and "concurrency" not in values:
+            values = {**values, "concurrency": values.get("agents") or values.get("channels", 4)}
+        return values
 
     @model_validator(mode="after")
     def _one_password(self) -> SipTrunkConfig:
@@ -214,6 +222,9 @@ class Channel:
 
 
 class SipVoiceProvider:
+    # One call per provider call (router.ProviderSlot): its result is recorded when it ends.
+    chunk = 1
+
     def __init__(self, config: SipTrunkConfig) -> None:
         self.name: str = config.name
         self.channel: str = config.channel
@@ -239,7 +250,13 @@ class SipVoiceProvider:
         folder = self.config.work_folder / self.config.name
         folder.mkdir(parents=True, exist_ok=True)
         write_wav(folder / "silence.wav", silence(60))
-        await asyncio.gather(*(c.agent.start() for c in self._channels))
+        started = await asyncio.gather(
+            *(c.agent.start() for c in self._channels), return_exceptions=True
+        )
+        failed = [s for s in started if isinstance(s, BaseException)]
+        if failed:
+            await self.stop()  # none left running when the connector cannot start
+            raise failed[0]
         for channel in self._channels:
             self._free.put_nowait(channel)
         metrics.VOICE_CHANNELS.labels(self.name).set(len(self._channels))
