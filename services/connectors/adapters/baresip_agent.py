@@ -88,34 +88,42 @@ class BaresipAgent:
         self.spec = spec
         self.control = BaresipControl("127.0.0.1", spec.ctrl_port, on_event)
         self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def log_path(self) -> Path:
-        return self.spec.folder / "baresip.log"
+        self._output: asyncio.Task[None] | None = None
+        # What baresip printed while starting (modules, ports), for a failure's message.
+        self.startup: list[str] = []
 
     async def start(self) -> None:
         folder = self.spec.folder
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config").write_text(config_text(self.spec))
-        accounts = folder / "accounts"
-        accounts.write_text(self.spec.account + "\n")
-        # The accounts line may hold the trunk's password.
-        accounts.chmod(0o600)
-        log = self.log_path.open("ab")
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                BARESIP, "-f", str(folder), "-n", self.spec.address,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, preexec_fn=_die_with_parent,
-            )  # fmt: skip
-        finally:
-            log.close()
+        # The accounts line may hold the trunk's password: the owner's alone from the start.
+        fd = os.open(folder / "accounts", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as accounts:
+            accounts.write(self.spec.account + "\n")
+        self.startup = []
+        self._process = await asyncio.create_subprocess_exec(
+            BARESIP, "-f", str(folder), "-n", self.spec.address,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        self._output = asyncio.create_task(self._read_output(self._process))
         try:
             await self.control.connect(exited=self._process.wait())
         except OSError as refused:
             await self.stop()  # not left running without its control link
-            tail = self.log_path.read_text(errors="replace")[-600:]
-            raise AgentFailed(f"baresip on SIP port {self.spec.sip_port}: {tail}") from refused
+            said = "\n".join(self.startup)[-600:]
+            raise AgentFailed(f"baresip on SIP port {self.spec.sip_port}: {said}") from refused
+
+    async def _read_output(self, process: asyncio.subprocess.Process) -> None:
+        """Keeps what baresip prints until it is ready, then drops the rest unread: its
+        call lines name the numbers called, which stay out of files and logs."""
+        assert process.stdout is not None
+        ready = False
+        while line := await process.stdout.readline():
+            if not ready:
+                self.startup.append(line.decode(errors="replace").rstrip())
+                ready = "baresip is ready" in self.startup[-1] or len(self.startup) > 100
 
     def alive(self) -> bool:
         return self._process is not None and self._process.returncode is None
@@ -133,3 +141,6 @@ class BaresipAgent:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+        if self._output is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._output
