@@ -20,6 +20,7 @@ from services.connectors.domain.voice_outcomes import (
     spoken_parts,
 )
 from services.connectors.ports import SubmitStatus
+from services.connectors.settings import ConnectorSettings
 
 pytestmark = pytest.mark.unit
 
@@ -121,3 +122,21 @@ def test_routes_and_the_account_line() -> None:
     assert line.startswith('"BIN" <sip:+3250123456@sip.trunk.example>;regint=600')
     assert "auth_user=bin" in line and "auth_pass=s3cret" in line
     assert "s3cret" not in repr(config)
+
+
+def test_a_sip_trunk_in_the_providers_json_and_its_defaults() -> None:
+    settings = ConnectorSettings(
+        connector_providers=[
+            {"name": "trunk", "kind": "sip", "domain": "sip.trunk.example",
+             "caller_id": "+3216123456", "channels": 30, "password": "s3cret"}
+        ]
+    )  # fmt: skip
+    [trunk] = settings.connector_providers
+    assert isinstance(trunk, SipTrunkConfig) and trunk.channel == "voice"
+    # As many calls handed over at once as there are agents: one call per ledger mark.
+    assert (trunk.agents, trunk.concurrency) == (None, 30)
+    fewer = SipTrunkConfig(name="t", domain="d", caller_id="+32", channels=30, agents=10)
+    assert fewer.concurrency == 10
+    with pytest.raises(ValueError, match="password"):
+        SipTrunkConfig(name="t", domain="d", caller_id="+32", password="a",
+                       password_file="/run/secrets/x")  # fmt: skip
