@@ -218,14 +218,17 @@ class SippCallee:
         """INVITEs that reached this callee (retransmissions are not on UDP loopback)."""
         return self._received("INVITE")
 
-    def invited_numbers(self) -> dict[str, int]:
-        """INVITEs received per called number (the request URI's user)."""
+    def invited_in_order(self) -> list[str]:
+        """The called numbers (the request URIs' users) of the INVITEs received, in order."""
         if not self.message_log.exists():
-            return {}
+            return []
         text = self.message_log.read_text(errors="replace")
-        found = re.findall(r"message received[^\n]*\n\s*\nINVITE sip:([^@;>\s]+)@", text)
+        return re.findall(r"message received[^\n]*\n\s*\nINVITE sip:([^@;>\s]+)@", text)
+
+    def invited_numbers(self) -> dict[str, int]:
+        """INVITEs received per called number."""
         counts: dict[str, int] = {}
-        for number in found:
+        for number in self.invited_in_order():
             counts[number] = counts.get(number, 0) + 1
         return counts
 

@@ -197,3 +197,24 @@ async def test_the_trunks_channels_are_shared_by_replicas_and_freed_by_a_dead_on
         finally:
             await one.stop()
             await two.stop()
+
+
+async def test_an_urgent_call_takes_the_next_free_channel_before_waiting_bulk_calls(
+    tmp_path: Path,
+) -> None:
+    async with SippCallee(tmp_path, "answer_after", pause_ms=200) as callee:
+        config = trunk_config(tmp_path, {"+32": callee.host_port}, channels=1,
+                              listen_seconds=1.0)  # fmt: skip
+        async with provider(config) as voice:
+            bulk = [
+                OutgoingMessage(uuid.uuid4(), f"{FIRST}0{i}", "nl", "Tip.", priority="bulk")
+                for i in range(3)
+            ]
+            digest = asyncio.create_task(voice.send(bulk))
+            await asyncio.sleep(1.0)  # the first bulk call is under way, two wait
+            urgent = OutgoingMessage(uuid.uuid4(), f"{SECOND}09", "nl", "Tip.")
+            [alert] = await voice.send([urgent])
+            results = await digest
+    assert alert.status is SubmitStatus.DELIVERED
+    assert all(r.status is SubmitStatus.DELIVERED for r in results)
+    assert callee.invited_in_order() == [f"{FIRST}00", f"{SECOND}09", f"{FIRST}01", f"{FIRST}02"]
