@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from prometheus_client import REGISTRY
 
 from services.connectors.adapters.tts import PAUSE_SECONDS, speak
 from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
@@ -57,6 +58,22 @@ async def provider(config: SipTrunkConfig) -> AsyncIterator[SipVoiceProvider]:
         yield voice
     finally:
         await voice.stop()
+
+
+def calls(result: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "bin_connector_voice_calls_total", {"provider": "trunk", "result": result}
+        )
+        or 0.0
+    )
+
+
+def call_seconds() -> float:
+    return (
+        REGISTRY.get_sample_value("bin_connector_voice_call_seconds_total", {"provider": "trunk"})
+        or 0.0
+    )
 
 
 def message(address: str, language: str = "nl", text: str = ALERT) -> OutgoingMessage:
@@ -111,9 +128,14 @@ async def test_a_busy_first_number_goes_on_to_the_second(tmp_path: Path) -> None
         Callee(tmp_path / "callee", f"{SECOND}02") as callee,
     ):
         config = trunk_config(tmp_path, {FIRST: busy.host_port, SECOND: callee.host_port})
+        before = {r: calls(r) for r in ("busy", "answered")}
+        seconds = call_seconds()
         async with provider(config) as voice:
             [result] = await voice.send([message(f"{FIRST}01,{SECOND}02")])
         await callee.wait_closed(1)
+    # The per-call metrics: one busy call, one answered, and the answered one's seconds.
+    assert {r: calls(r) - n for r, n in before.items()} == {"busy": 1, "answered": 1}
+    assert call_seconds() - seconds > 10
     assert busy.invites == 1
     assert callee.answered == 1
     assert result.status is SubmitStatus.DELIVERED
