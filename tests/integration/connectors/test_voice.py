@@ -240,3 +240,14 @@ async def test_an_urgent_call_takes_the_next_free_channel_before_waiting_bulk_ca
     assert alert.status is SubmitStatus.DELIVERED
     assert all(r.status is SubmitStatus.DELIVERED for r in results)
     assert callee.invited_in_order() == [f"{FIRST}00", f"{SECOND}09", f"{FIRST}01", f"{FIRST}02"]
+
+
+async def test_a_number_whose_far_end_never_answers_the_invite_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    nobody = f"127.0.0.1:{free_port_run(2)}"  # nothing listens: the INVITE goes unanswered
+    config = trunk_config(tmp_path, {FIRST: nobody}, ring_seconds=2.0)
+    async with provider(config) as voice:
+        [result] = await voice.send([message(f"{FIRST}01")])
+    assert result.status is SubmitStatus.TEMPORARY_FAILURE
+    assert result.detail == "number 1 of 1: unreachable"
