@@ -73,6 +73,7 @@ bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/
 	$(BIN)/python -m bench.registry_import
 	$(BIN)/python -m bench.intake_load
 	$(BIN)/python -m bench.connectors
+	$(BIN)/python -m bench.voice
 	$(BIN)/python -m bench.dispatch_sweep
 
 soak: $(INSTALLED) ## Mixed traffic for 30 minutes (SOAK_MINUTES), memory growth per process (not in CI)

@@ -1,5 +1,5 @@
 """``make bench`` (dispatch sweep): what one sweep costs PostgreSQL on a delivery table the
-size of a zone's year, before and after migration 015 (the sweeper reads only deliveries
+size of a zone's year, before and after migration 016 (the sweeper reads only deliveries
 whose life began within its horizon, through a BRIN index on ``created_at``).
 
 Seeds dispatch's schema in a database of its own with ``BENCH_SWEEP_DELIVERIES`` (default
@@ -32,7 +32,7 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 STUCK_AFTER = timedelta(seconds=120)
 HORIZON = timedelta(days=7)
 
-# The sweeper's queries before migration 015, for the comparison.
+# The sweeper's queries before migration 016, for the comparison.
 BEFORE_RETRIES = """
 SELECT delivery_id FROM delivery
 WHERE status = 'temporary_failure' AND updated_at < clock_timestamp() - $1::interval

@@ -115,6 +115,11 @@ class ChannelFigures(BaseModel):
     delivered: int = 0
     failed: int = 0
     billable: int = Field(default=0, description="handed to the gateway, retries included")
+    confirmed: int = Field(
+        default=0,
+        description="voice: of the delivered, calls where the member pressed 1 (a person "
+        "heard it); the rest reached the phone or its voicemail",
+    )
 
 
 class Timings(BaseModel):

@@ -207,7 +207,8 @@ def compose_services(
     """The compose services that run the platform's image, with their environment."""
     services = {}
     for name, service in compose_file()["services"].items():
-        if service.get("image") != "bin-platform:latest":
+        # The connectors run the same image with the voice channel's packages added.
+        if service.get("image") not in ("bin-platform:latest", "bin-connectors:latest"):
             continue
         if service.get("profiles") and not set(service["profiles"]) & set(profiles):
             continue

@@ -18,7 +18,7 @@ class ProviderConfig(BaseModel):
 
     # Unique across the connector: labels metrics, keys the ledger and the rate buckets.
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,40}$")
-    channel: str = Field(pattern="^(sms|email|push)$")
+    channel: str = Field(pattern="^(sms|email|push|voice)$")
     # Lower goes first; the next one takes over while a provider is down.
     order: int = 0
     # Messages per second this provider accepts, across every connector replica together.

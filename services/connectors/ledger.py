@@ -33,6 +33,8 @@ class Receipt(NamedTuple):
     # When the provider accepted it, for a report's latency (None: answered at submission).
     accepted_at: datetime | None = None
     provider: str | None = None
+    # Voice: pressed 1 (True) or answered without (False); None otherwise.
+    confirmed: bool | None = None
 
 
 @dataclass
@@ -62,14 +64,15 @@ ON CONFLICT (delivery_id) DO NOTHING
 RETURNING delivery_id
 """
 LOCK_EXISTING = """
-SELECT delivery_id, channel, state, owner, outcome, detail FROM submission
+SELECT delivery_id, channel, state, owner, outcome, detail, confirmed FROM submission
 WHERE delivery_id = ANY($1::uuid[])
 ORDER BY delivery_id
 FOR UPDATE
 """
 RECLAIM = """
 UPDATE submission SET state = 'claimed', owner = $2, priority = $3,
-                      claimed_at = clock_timestamp(), outcome = NULL, detail = NULL
+                      claimed_at = clock_timestamp(), outcome = NULL, detail = NULL,
+                      confirmed = NULL
 WHERE delivery_id = ANY($1::uuid[])
 """
 # Replicas whose lease is held right now (a session lock ends with its session).
@@ -162,13 +165,14 @@ async def mark_submitting(conn: Connection, ids: Sequence[uuid.UUID]) -> None:
 RECORD_SUBMITTED = """
 UPDATE submission s
 SET state = u.state, provider = u.provider, parts = u.parts, outcome = u.outcome,
-    detail = u.detail, owner = NULL,
+    detail = u.detail, confirmed = u.confirmed, owner = NULL,
     accepted_at = CASE WHEN u.state = 'accepted' THEN clock_timestamp() END,
     finished_at = CASE WHEN u.state = 'final' THEN clock_timestamp() END
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
-     AS u(delivery_id, state, provider, parts, outcome, detail)
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
+            $7::bool[])
+     AS u(delivery_id, state, provider, parts, outcome, detail, confirmed)
 WHERE s.delivery_id = u.delivery_id AND s.state IN ('claimed', 'submitting')
-RETURNING s.delivery_id, s.channel, s.state, s.outcome, s.detail
+RETURNING s.delivery_id, s.channel, s.state, s.outcome, s.detail, s.confirmed
 """
 RECORD_MESSAGE_IDS = """
 INSERT INTO provider_message (provider, message_id, delivery_id)
@@ -197,7 +201,7 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
     """Records the answers; returns the receipts to publish now (final and temporary)."""
     if not answers:
         return []
-    columns: tuple[list[object], ...] = ([], [], [], [], [], [])
+    columns: tuple[list[object], ...] = ([], [], [], [], [], [], [])
     for answer in answers:
         state, outcome = _STATE_OF[answer.result.status]
         for column, value in zip(
@@ -209,6 +213,7 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
                 answer.parts,
                 outcome,
                 answer.result.detail,
+                answer.result.confirmed,
             ),
             strict=True,
         ):
@@ -223,7 +228,7 @@ async def record_submitted(conn: Connection, answers: Sequence[Submitted]) -> li
     if ids:
         await conn.execute(RECORD_MESSAGE_IDS, *map(list, zip(*ids, strict=True)))
     receipts = [
-        Receipt(r["delivery_id"], r["channel"], r["outcome"], r["detail"])
+        Receipt(r["delivery_id"], r["channel"], r["outcome"], r["detail"], confirmed=r["confirmed"])
         for r in rows
         if r["state"] != "accepted"
     ]
@@ -476,4 +481,5 @@ def _receipt(row: asyncpg.Record) -> Receipt:
         row["detail"],
         row.get("accepted_at"),
         row.get("provider"),
+        row.get("confirmed"),
     )

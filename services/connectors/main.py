@@ -12,6 +12,7 @@ from services.connectors.adapters.kannel import KannelConfig, KannelProvider
 from services.connectors.adapters.kannel_http import kannel_router
 from services.connectors.adapters.smpp import SmppConfig, SmppProvider
 from services.connectors.adapters.smtp import SmtpConfig, SmtpProvider
+from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
 from services.connectors.adapters.webpush import WebPushConfig, WebPushProvider
 from services.connectors.config import ProviderConfig
 from services.connectors.handlers import ConnectorDeps, finish_sending, register
@@ -21,6 +22,7 @@ from services.connectors.reports import LedgerSink
 from services.connectors.router import ChannelRouter, ProviderSlot
 from services.connectors.settings import DEVELOPMENT_ADDRESS_SECRET, ConnectorSettings
 from services.connectors.sweeper import Sweeper
+from services.connectors.trunk_channels import TrunkChannels
 from shared import topology as topo
 from shared.runtime import ServiceRuntime, main
 from shared.safeguards import secret_values
@@ -36,6 +38,8 @@ def build_provider(config: ProviderConfig, sink: LedgerSink) -> tuple[Provider, 
         return SmtpProvider(config), []
     if isinstance(config, WebPushConfig):
         return WebPushProvider(config), []
+    if isinstance(config, SipTrunkConfig):
+        return SipVoiceProvider(config), []
     raise ValueError(f"no adapter for provider kind of {config.name}")
 
 
@@ -88,6 +92,10 @@ def build(settings: ConnectorSettings | None = None) -> tuple[ServiceRuntime, Fa
         for slot in router.all_slots():
             slot.pool = rt.pool
         for provider in providers:
+            if isinstance(provider, SipVoiceProvider):
+                await provider.share_channels(
+                    TrunkChannels(rt.pool, lease, provider.name, provider.config.channels)
+                )
             await provider.start(sink)
 
     async def stop(rt: ServiceRuntime) -> None:

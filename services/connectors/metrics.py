@@ -47,3 +47,25 @@ REPORT_LATENCY = Histogram(
     ["provider"],
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
+
+# Voice: per call (one number rung), per provider (a SIP trunk).
+VOICE_CALLS = Counter(
+    "bin_connector_voice_calls_total",
+    "Calls by result: confirmed, answered, busy, no_answer, unreachable, invalid, failed",
+    ["provider", "result"],
+)
+VOICE_CALL_SECONDS = Counter(
+    "bin_connector_voice_call_seconds_total", "Seconds calls were up (answered)", ["provider"]
+)
+VOICE_CHANNEL_SECONDS = Counter(
+    "bin_connector_voice_channel_seconds_total",
+    "Seconds trunk channels were taken (ringing and talking): divided by channels x time, "
+    "the occupancy",
+    ["provider"],
+)
+VOICE_CHANNELS = Gauge(
+    "bin_connector_voice_channels", "Trunk channels of this replica", ["provider"]
+)
+VOICE_BUSY_CHANNELS = Gauge(
+    "bin_connector_voice_channels_in_use", "Trunk channels in a call now", ["provider"]
+)

@@ -1,7 +1,7 @@
 """The provider port: what every adapter of a channel offers, and what it reports back.
 
-An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP, Web Push). It knows
-nothing of RabbitMQ, the ledger or failover: the connector hands it messages, it answers
+An adapter speaks one provider kind's protocol (Kannel HTTP, SMPP 3.4, SMTP, Web Push, SIP).
+It knows nothing of RabbitMQ, the ledger or failover: the connector hands it messages, it answers
 one :class:`SubmitResult` per message, and later tells a :class:`ReportSink` what the
 provider reported (delivery reports, bounces) and what members sent back (MO SMS).
 """
@@ -23,7 +23,8 @@ class OutgoingMessage:
     """One delivery as an adapter sends it. Holds personal data: never log it whole."""
 
     delivery_id: uuid.UUID
-    # E.164 for SMS, an e-mail address for e-mail, a subscription's JSON for push
+    # E.164 for SMS, an e-mail address for e-mail, a subscription's JSON for push, the
+    # member's E.164 numbers joined by commas, in order, for voice
     address: str
     language: str
     text: str
@@ -63,6 +64,9 @@ class SubmitResult:
     # A push service said the subscription is gone (404, 410): its endpoint, for the event
     # that tells the registry to forget it. Personal data: kept out of the repr.
     expired_endpoint: str | None = field(default=None, repr=False)
+    # Voice: True when the member pressed 1 (a person heard it), False when the call was
+    # answered without it (a person or a voicemail box), None for other channels.
+    confirmed: bool | None = None
 
 
 class ProviderUnavailable(Exception):

@@ -38,6 +38,7 @@ def receipt_events(
                 outcome=DeliveryOutcome(receipt.outcome),
                 at=now,
                 detail=(receipt.detail or None) and receipt.detail[:500],
+                confirmed=receipt.confirmed,
             )
         )
     return [

@@ -75,7 +75,9 @@ class ProviderSlot:
         self.config = config
         self.pool = pool
         self.cost = cost
-        self.chunk = min(CHUNK, config.concurrency)
+        # A provider may ask for smaller chunks: voice takes one call per chunk, so each
+        # call's result is recorded when it ends, not when the chunk's slowest call does.
+        self.chunk = min(CHUNK, config.concurrency, getattr(provider, "chunk", CHUNK))
         self.gate = PriorityGate(max(1, config.concurrency // self.chunk))
         self.base_cool_down = cool_down
         self.max_cool_down = max_cool_down

@@ -10,7 +10,7 @@ Providers come as JSON, inline in ``BIN_CONNECTOR_PROVIDERS`` or in the file nam
       {"name": "relay", "kind": "smtp", "host": "smtp.example.org", "sender": "...", ...}]'
 
 The kinds and their fields: :class:`SmppConfig`, :class:`KannelConfig`, :class:`SmtpConfig`,
-:class:`WebPushConfig`.
+:class:`WebPushConfig`, :class:`SipTrunkConfig`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from pydantic import Field, SecretStr, TypeAdapter, model_validator
 from services.connectors.adapters.kannel import KannelConfig
 from services.connectors.adapters.smpp import SmppConfig
 from services.connectors.adapters.smtp import SmtpConfig
+from services.connectors.adapters.voice import SipTrunkConfig
 from services.connectors.adapters.webpush import WebPushConfig
 from shared.settings import ServiceSettings
 
 AnyProviderConfig = Annotated[
-    SmppConfig | KannelConfig | SmtpConfig | WebPushConfig, Field(discriminator="kind")
+    SmppConfig | KannelConfig | SmtpConfig | WebPushConfig | SipTrunkConfig,
+    Field(discriminator="kind"),
 ]
 _PROVIDERS = TypeAdapter(list[AnyProviderConfig])
 # What BIN_CONNECTOR_ADDRESS_SECRET is when not given: refused outside development.

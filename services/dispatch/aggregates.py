@@ -24,7 +24,9 @@ SELECT date_trunc('month', f.created_at AT TIME ZONE 'UTC')::date AS month,
        count(*) FILTER (WHERE d.status = 'delivered')::int AS delivered,
        count(*) FILTER (WHERE d.status = 'failed')::int AS failed,
        coalesce(sum(d.attempts) FILTER (WHERE d.status NOT IN ('queued', 'cancelled')),
-                0)::int AS billable
+                0)::int AS billable,
+       -- Voice calls a person confirmed by pressing 1 (a part of delivered).
+       count(*) FILTER (WHERE d.status = 'delivered' AND d.confirmed)::int AS confirmed
 FROM fanout f
 JOIN delivery d ON d.source_id = f.source_id
 JOIN bin_projection b ON b.bin_id = d.bin_id
@@ -52,7 +54,7 @@ GROUP BY f.source_id, d.bin_id, b.police_zone, b.municipality, f.created_at
 _LIVE_SCOPE = """f.details_purged_at IS NULL AND f.created_at >= $1 AND f.created_at < $2
   AND ($3::uuid IS NULL OR d.bin_id = $3) AND ($4::text IS NULL OR b.police_zone = $4)"""
 _MONTH_COLUMNS = """month, police_zone, municipality, bin_id, channel, kind, priority,
-       deliveries, delivered, failed, billable"""
+       deliveries, delivered, failed, billable, confirmed"""
 _ACTIVATION_COLUMNS = """source_id, bin_id, police_zone, municipality, started_at, targeted,
        delivered, failed, first_delivery_s, last_delivery_s"""
 
@@ -81,7 +83,8 @@ ON CONFLICT (month, bin_id, channel, kind, priority) DO UPDATE SET
     deliveries = delivery_month.deliveries + EXCLUDED.deliveries,
     delivered = delivery_month.delivered + EXCLUDED.delivered,
     failed = delivery_month.failed + EXCLUDED.failed,
-    billable = delivery_month.billable + EXCLUDED.billable
+    billable = delivery_month.billable + EXCLUDED.billable,
+    confirmed = delivery_month.confirmed + EXCLUDED.confirmed
 """
 FOLD_ACTIVATIONS = f"""
 INSERT INTO activation_outcome ({_ACTIVATION_COLUMNS})

@@ -47,6 +47,7 @@ def _messages(row: Any) -> MonthlyMessages:
         row["delivered"],
         row["failed"],
         row["billable"],
+        row["confirmed"],
     )
 
 

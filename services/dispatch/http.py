@@ -21,6 +21,9 @@ class ChannelProgress(BaseModel):
     # Handed to the gateway, retries included.
     sent: int = 0
     delivered: int = 0
+    # Voice: of the delivered, the calls where the member pressed 1 (a person heard it);
+    # delivered minus confirmed reached the phone or its voicemail.
+    confirmed: int = 0
     temporary_failure: int = 0
     permanent_failure: int = 0
     failed: int = 0
@@ -34,6 +37,8 @@ class Progress(BaseModel):
     # Members: a member moved to a second channel after a permanent failure counts once.
     targeted: int
     delivered: int
+    # Members who confirmed a voice call by pressing 1 (a part of delivered).
+    confirmed: int = 0
     failed: int
     pending: int
     # Every member targeted and every delivery final: only once the fan-out is dispatched,
@@ -75,6 +80,7 @@ async def _progress(source_id: uuid.UUID, request: Request, principal: Principal
         status=found.status,
         targeted=summary.targeted,
         delivered=summary.delivered,
+        confirmed=sum(c.get("confirmed", 0) for c in found.by_channel.values()),
         failed=summary.failed,
         pending=summary.pending,
         complete=found.status != "planning" and summary.pending == 0,

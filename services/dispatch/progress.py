@@ -29,8 +29,13 @@ log = get_logger(__name__)
 
 
 def deliveries_targeted(by_status: dict[str, int]) -> int:
-    """Delivery rows of a channel ("sent" counts handed messages, retries included)."""
-    return sum(n for status, n in by_status.items() if status != "sent")
+    """Delivery rows of a channel ("sent" counts handed messages, retries included;
+    "confirmed" is a part of "delivered")."""
+    return sum(n for status, n in by_status.items() if status not in NOT_STATES)
+
+
+# Counts kept beside the states that are not states of a delivery row.
+NOT_STATES = frozenset({"sent", "confirmed"})
 
 
 def summarise(
@@ -49,6 +54,7 @@ def summarise(
                 targeted=deliveries_targeted(counts),
                 delivered=counts.get("delivered", 0),
                 failed=counts.get("failed", 0),
+                confirmed=counts.get("confirmed", 0),
             )
             for channel, counts in by_channel.items()
         },

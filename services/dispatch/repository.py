@@ -173,8 +173,11 @@ CROSS JOIN LATERAL (
 """
 
 
+# Voice rings every number the member gave, in order: their numbers joined by commas (an
+# E.164 number has none), so the gateway contract keeps one address string.
 _ADDRESS = """
 CASE pick.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                  WHEN 'voice' THEN array_to_string(r.phones, ',')
                   ELSE r.phones[1] END
 """
 # Every member of the targeted BINs, once, read through a cursor so the first batch leaves
@@ -257,6 +260,7 @@ DELIVERY_COLUMNS = (
 SELECT_UNSENT_WORK = """
 SELECT d.delivery_id, d.channel, d.language, d.member_id,
        CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      WHEN 'voice' THEN array_to_string(r.phones, ',')
                       ELSE r.phones[1] END AS address
 FROM delivery d JOIN recipient r ON r.member_id = d.member_id
 WHERE d.source_id = $1 AND d.status = 'queued'
@@ -268,6 +272,7 @@ WHERE d.source_id = $1 AND d.status = 'queued'
 SELECT_WORK = """
 SELECT d.delivery_id, d.channel, d.language, d.member_id,
        CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                      WHEN 'voice' THEN array_to_string(r.phones, ',')
                       ELSE r.phones[1] END AS address
 FROM delivery d JOIN recipient r ON r.member_id = d.member_id
 WHERE d.delivery_id = ANY($1::uuid[])
@@ -291,13 +296,14 @@ ASSIGN_BATCH = "UPDATE delivery SET batch_id = $1 WHERE delivery_id = ANY($2::uu
 APPLY_RECEIPTS = """
 UPDATE delivery d
 SET status = u.outcome, detail = u.detail, updated_at = clock_timestamp(),
+    confirmed = u.confirmed,
     -- The history is for dead letters: failures only, so the common case writes less.
     history = CASE WHEN u.outcome = 'delivered' THEN d.history
                    ELSE d.history || jsonb_build_array(jsonb_build_object(
                        'attempt', d.attempts, 'channel', d.channel, 'outcome', u.outcome,
                        'detail', u.detail, 'at', u.at)) END
 FROM jsonb_to_recordset($1::text::jsonb)
-     AS u(delivery_id uuid, outcome text, at timestamptz, detail text)
+     AS u(delivery_id uuid, outcome text, at timestamptz, detail text, confirmed boolean)
 WHERE d.delivery_id = u.delivery_id
   AND d.status NOT IN ('delivered', 'permanent_failure', 'failed', 'cancelled')
 RETURNING d.delivery_id, d.source_id, d.member_id, d.bin_id, d.channel, d.status, d.attempts
@@ -322,6 +328,7 @@ WHERE d.delivery_id = ANY($1::uuid[]) AND d.status IN ('temporary_failure', 'fai
   AND r.member_id = d.member_id
 RETURNING d.delivery_id, d.source_id, d.channel, d.language, d.member_id,
           CASE d.channel WHEN 'email' THEN r.email WHEN 'push' THEN r.push_token
+                         WHEN 'voice' THEN array_to_string(r.phones, ',')
                          ELSE r.phones[1] END AS address
 """
 MARK_FAILED = """
@@ -361,7 +368,8 @@ WHERE f.source_id = ANY($1::uuid[])
 # member's later ones: migration 014).
 SELECT_PROGRESS = """
 SELECT source_id, channel, status, count(*) AS deliveries,
-       count(*) FILTER (WHERE NOT fallback) AS members
+       count(*) FILTER (WHERE NOT fallback) AS members,
+       count(*) FILTER (WHERE confirmed) AS confirmed
 FROM delivery WHERE source_id = ANY($1::uuid[]) GROUP BY source_id, channel, status
 """
 # Handed to the gateways, retries included: one row per confirmed gateway message.
@@ -739,6 +747,9 @@ async def progress_of(
         for row in await conn.fetch(SELECT_PROGRESS, ids):
             source_id, status, deliveries = row["source_id"], row["status"], row["deliveries"]
             by_channel[source_id].setdefault(row["channel"], {})[status] = deliveries
+            if row["confirmed"]:
+                # Voice calls a person confirmed by pressing 1 (of those delivered).
+                by_channel[source_id][row["channel"]]["confirmed"] = row["confirmed"]
             counts = members[source_id]
             counts["targeted"] += row["members"]
             # At most one delivered and one failed delivery per member (migration 014).

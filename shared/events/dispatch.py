@@ -23,6 +23,8 @@ from shared.events.visibility import Visibility
 class DeliveryWork(EventData):
     # The gateway's idempotency key: the same delivery id is never sent twice.
     delivery_id: uuid.UUID
+    # SMS: an E.164 number; e-mail: an address; push: the subscription's JSON; voice: the
+    # member's E.164 numbers in the order to ring them, joined by commas ("+32...,+32...").
     address: str = Field(min_length=1, max_length=4096)
     language: Language
     # SMS and voice take the text; e-mail takes subject, text and HTML (digests are long).
@@ -54,6 +56,10 @@ class DeliveryReceipt(EventData):
     outcome: DeliveryOutcome
     at: datetime
     detail: str | None = Field(default=None, max_length=500)
+    # Voice only, for a delivered call: True when the member pressed 1 (a person heard it),
+    # False when it was answered without that (a person or a voicemail box: SIP cannot tell
+    # them apart). Absent for other channels and failures. Additive: older gateways omit it.
+    confirmed: bool | None = None
 
 
 class MemberReply(EventData):
@@ -152,6 +158,9 @@ class ChannelProgress(EventData):
     targeted: int
     delivered: int = 0
     failed: int = 0
+    # Voice: of the delivered, the calls where the member pressed 1 (a person heard it); the
+    # rest reached the phone or its voicemail.
+    confirmed: int = 0
 
 
 class FanoutProgressedData(EventData):

@@ -48,6 +48,7 @@ class Receipt(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outcome: DeliveryOutcome
     at: datetime
     detail: Annotated[str, Meta(max_length=500)] | None = None
+    confirmed: bool | None = None
 
 
 class _Reply(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -25,6 +25,8 @@ class MonthlyMessages:
     delivered: int
     failed: int
     billable: int
+    # Voice: of the delivered, calls where the member pressed 1.
+    confirmed: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def figures(
         line.delivered += m.delivered
         line.failed += m.failed
         line.billable += m.billable
+        line.confirmed += m.confirmed
         by_month.setdefault(m.channel, [0] * 12)[m.month - 1] += m.deliveries
     activations = per_activation(outcomes)
     targeted = sum(a.targeted for a in activations)

@@ -30,6 +30,8 @@ class Receipts:
 
     outcomes: dict[uuid.UUID, list[tuple[str, str | None]]] = field(default_factory=dict)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    # Voice: the receipts' ``confirmed`` (pressed 1), by delivery id, every copy in turn.
+    confirmed: dict[uuid.UUID, list[bool | None]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, body: bytes) -> None:
@@ -37,6 +39,9 @@ class Receipts:
         for receipt in data["receipts"]:
             self.outcomes.setdefault(uuid.UUID(receipt["delivery_id"]), []).append(
                 (receipt["outcome"], receipt["detail"])
+            )
+            self.confirmed.setdefault(uuid.UUID(receipt["delivery_id"]), []).append(
+                receipt.get("confirmed")
             )
         self.replies += data["replies"]
         self.changed.set()

@@ -67,9 +67,9 @@ def test_an_alert_to_two_bins_is_one_activation() -> None:
 def test_the_part_sums_channels_months_and_costs_per_bin_and_in_total() -> None:
     messages = [
         MonthlyMessages(1, A, "sms", 10, 0, 10, 10),
-        MonthlyMessages(1, A, "voice", 10, 10, 0, 12),
+        MonthlyMessages(1, A, "voice", 10, 10, 0, 12, confirmed=7),
         MonthlyMessages(3, A, "email", 4, 4, 0, 4),
-        MonthlyMessages(3, B, "voice", 5, 5, 0, 5),
+        MonthlyMessages(3, B, "voice", 5, 5, 0, 5, confirmed=1),
     ]
     outcomes = [
         ActivationOutcome(uuid.uuid4(), A, 10, 10, 1.0, 3.0),
@@ -79,6 +79,9 @@ def test_the_part_sums_channels_months_and_costs_per_bin_and_in_total() -> None:
     total = part.total
     assert (total.sms, total.voice, total.cost_eur) == (10, 17, 2.64)
     assert total.channels["voice"].deliveries == 15
+    # Voice: confirmed by a key press apart from delivered to the phone or voicemail.
+    assert (total.channels["voice"].delivered, total.channels["voice"].confirmed) == (15, 8)
+    assert part.bins[B].channels["voice"].confirmed == 1
     assert total.messages_by_month["voice"][0] == 10 and total.messages_by_month["voice"][2] == 5
     assert (total.targeted, total.delivered, total.reach) == (15, 15, 1.0)
     assert part.bins[A].cost_eur == 2.04 and part.bins[B].voice == 5
