@@ -5,7 +5,7 @@ whose life began within its horizon, through a BRIN index on ``created_at``).
 Seeds dispatch's schema in a database of its own with ``BENCH_SWEEP_DELIVERIES`` (default
 2,000,000) final deliveries spread over 300 days, in the order they were written, plus
 what a crash leaves in the last hour: 500 temporary failures, 500 claimed but unsent
-deliveries, and 100 held deliveries now due. Each query, the sweeper's before 015 and now,
+deliveries, and 100 held deliveries now due. Each query, the sweeper's before 016 and now,
 runs ``BENCH_REPEATS`` (5) times; medians of the time each took (EXPLAIN ANALYZE's own
 execution time, and the shared buffers it read) go to bench/results/dispatch_sweep.json.
 Both must find the same deliveries: the benchmark fails otherwise.
