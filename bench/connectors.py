@@ -71,6 +71,7 @@ from bench.harness import (
     cpu_seconds,
     free_port,
     say,
+    write_results,
 )
 from services.connectors.domain.kannel_reports import mo_url
 from services.connectors.vapid_keys import generate as generate_vapid
@@ -985,13 +986,11 @@ async def main() -> int:
             for name in CASES:
                 results["cases"][name] = await run_case(system, bench, CASE_BY_NAME[name])
                 # After each case: what is measured survives a later failure.
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                RESULTS.write_text(json.dumps(results, indent=2))
+                write_results(RESULTS, results)
         finally:
             await publisher.close()
             await conn.close()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    write_results(RESULTS, results)
     say("")
     for name, case_result in results["cases"].items():
         say(f"{name} (median of {len(case_result['runs'])}): {summary(case_result['median'])}")

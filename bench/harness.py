@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -206,3 +208,12 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     if not runs:
         return {}
     return {key: round(statistics.median(r[key] for r in runs), 4) for key in runs[0]}
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Writes ``results`` into the JSON at ``path``, keeping the keys other benchmarks wrote
+    there (the connectors' SMS/push cases and the voice case share one file)."""
+    existing: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    existing.update(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(existing, indent=2))

@@ -29,7 +29,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT, cpu_seconds, say
+from bench.harness import ROOT, cpu_seconds, say, write_results
 from services.connectors import metrics
 from services.connectors.adapters.voice import SipTrunkConfig, SipVoiceProvider
 from services.connectors.ports import OutgoingMessage, SubmitStatus
@@ -129,10 +129,7 @@ async def main() -> int:
     say(f"voice: {RECIPIENTS} calls over {CHANNELS} channels, answered after {ANSWER_MS} ms")
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as folder:
         result = await run(Path(folder))
-    existing: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing["voice"] = result
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(existing, indent=2))
+    write_results(RESULTS, {"voice": result})
     say(json.dumps(result))
     problems = result["delivered"] != RECIPIENTS or result["calls_at_callee"] != RECIPIENTS
     return 1 if problems else 0
