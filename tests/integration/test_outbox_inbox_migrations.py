@@ -132,6 +132,7 @@ async def test_migrations_apply_once_and_refuse_an_edited_one(
         "shared/001_messaging",
         "shared/002_inbox_received_index",
         "shared/003_outbox_retry",
+        "shared/004_outbox_headers",
         "service/001_init",
     ]
     assert await apply_migrations(database_url, schema, tmp_path) == []
