@@ -1,6 +1,7 @@
 """Faults injected while an urgent alert to 20,000 members goes out as real SMS: dispatch and
-the connectors service as processes on the real broker and database, the connector speaking
-SMPP to an SMSC process that counts every submit_sm it receives.
+the connectors service as processes on a RabbitMQ node and a PostgreSQL of the test's own
+(tests/faults/conftest.py; the machine's are never restarted), on quorum queues, the
+connector speaking SMPP to an SMSC process that counts every submit_sm it receives.
 
 * the connector SIGKILLed mid-fan-out (and started again);
 * RabbitMQ restarted;
@@ -18,6 +19,7 @@ concurrency). The counts are printed (``make test-faults``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -30,9 +32,10 @@ import pytest
 
 from tests.e2e.replicas import Replicas, seed
 from tests.e2e.system import ROOT
-from tests.faults.test_broker_faults import restart_postgres, restart_rabbitmq
 from tests.faults.total_queue import delivery_counts
 from tests.helpers import eventually
+from tests.peers.postgres_standby import PostgresPair
+from tests.peers.rabbitmq_cluster import RabbitCluster
 from tests.peers.smsc import SmscSimulator
 
 MEMBERS = int(os.environ.get("BIN_FAULT_MEMBERS", "20000"))
@@ -120,9 +123,20 @@ def migrate_connectors(database_url: str) -> None:
     "fault", ["connector_killed", "rabbitmq_restart", "smsc_link_dropped", "postgres_restart"]
 )
 async def test_sms_fan_out_survives_the_fault_with_no_copy_submitted(
-    replicas: Replicas, database_url: str, fault: str
+    own_replicas: Replicas, own_rabbit: RabbitCluster, own_postgres: PostgresPair, fault: str
 ) -> None:
+    replicas = own_replicas
+    database_url = replicas.database_url
     migrate_connectors(database_url)
+
+    async def restart_rabbitmq() -> None:
+        node = own_rabbit.nodes[0]
+        await asyncio.to_thread(own_rabbit.ctl, node, "stop_app")
+        await asyncio.to_thread(own_rabbit.ctl, node, "start_app")
+
+    async def restart_postgres() -> None:
+        await asyncio.to_thread(own_postgres.restart_primary)
+
     with SmscSimulator(dlr_delay=0.05, drop_seconds=1.0) as smsc:
         env = {"BIN_CONNECTOR_PROVIDERS": provider(smsc), "BIN_PREFETCH": "8"}
 

@@ -215,8 +215,7 @@ async def test_a_replica_dying_right_after_a_failure_still_leaves_its_dead_lette
             async def all_failed() -> bool:
                 async with system.dispatch.pool.acquire() as conn:
                     failed: int = await conn.fetchval(
-                        "SELECT count(*) FROM delivery WHERE source_id = $1 "
-                        "AND status = 'failed'",
+                        "SELECT count(*) FROM delivery WHERE source_id = $1 AND status = 'failed'",
                         alert_id,
                     )
                 return failed == 3
