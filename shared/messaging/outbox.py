@@ -36,15 +36,8 @@ INSERT_EVENT = """
 INSERT INTO outbox (event_id, event_type, exchange, routing_key, body, correlation_id, headers)
 VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
 """
-OUTBOX_COLUMNS = (
-    "event_id",
-    "event_type",
-    "exchange",
-    "routing_key",
-    "body",
-    "correlation_id",
-    "headers",
-)
+# COPY leaves headers out (NULL): the pool's jsonb codec has no binary form for COPY.
+COPY_COLUMNS = ("event_id", "event_type", "exchange", "routing_key", "body", "correlation_id")
 COPY_THRESHOLD = 50
 NOTIFY = "SELECT pg_notify($1, '')"
 # Rows whose last attempt failed for want of their exchange wait for their next attempt
@@ -118,11 +111,13 @@ async def enqueue(
     if not rows:
         return
     # Headers go in as text cast to jsonb: the pool's jsonb codec (Python values) and a bare
-    # connection's (text) would each read a str differently, and COPY has no cast: rows with
-    # headers (dead letters, a few at a time) are inserted one statement each.
+    # connection's (text) would each read a str differently, and COPY has neither a cast nor
+    # the codec's binary form: rows with headers (dead letters, a few at a time) are inserted
+    # one statement each.
     if len(rows) >= COPY_THRESHOLD and all(row[-1] is None for row in rows):
         # A bulk change (a member list imported): one COPY instead of a statement per event.
-        await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
+        records = [row[:-1] for row in rows]
+        await conn.copy_records_to_table("outbox", records=records, columns=COPY_COLUMNS)
     else:
         await conn.executemany(INSERT_EVENT, rows)
     await conn.execute(NOTIFY, notify_channel(schema))
