@@ -130,6 +130,9 @@ async def test_a_fanout_survives_the_fault_exactly_once(
         return ready.status_code == 200
 
     await eventually(ready_again, timeout=60, interval=0.5)
+    # Quorum queues, as in production, every one of the run's.
+    types = await asyncio.to_thread(own_rabbit.queue_types, f"{replicas.prefix}.")
+    assert types and set(types.values()) == {"quorum"}, types
     checked = await check(database_url, f"http://127.0.0.1:{replicas.ports['gateway']}", alert_id)
     print(
         f"\n{fault} at {faults_at} of {MEMBERS} handed over: {counts['members']} members, each "

@@ -122,6 +122,9 @@ async def cluster_replicas(
     await asyncio.to_thread(migrate_dispatch, postgres_pair.url)
     try:
         yield running
+        # Every queue of the run a quorum queue, as in production.
+        types = await asyncio.to_thread(rabbit_cluster.queue_types, f"{running.prefix}.")
+        assert types and set(types.values()) == {"quorum"}, types
     finally:
         running.stop_all()
         await running.delete_topology()

@@ -197,6 +197,8 @@ async def test_sms_fan_out_survives_the_fault_with_no_copy_submitted(
         no_report = await ended_without_report(database_url, alert_id)
 
     assert arrived["destinations"] == MEMBERS
+    types = await asyncio.to_thread(own_rabbit.queue_types, f"{replicas.prefix}.")
+    assert types and set(types.values()) == {"quorum"}, types  # as in production
     if fault == "rabbitmq_restart":
         assert arrived["duplicates"] == 0
     # A PostgreSQL restart has twice in full-suite runs, and once alone, left one chunk of 50

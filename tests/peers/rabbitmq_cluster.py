@@ -351,6 +351,13 @@ class RabbitCluster:
             raise ClusterError(f"no queue {queue} among {sorted(leaders)}")
         return next(n for n in self.nodes if n.name == leaders[queue])
 
+    def queue_types(self, prefix: str) -> dict[str, str]:
+        """The type (quorum, classic) of every queue whose name starts with ``prefix``."""
+        rows = json.loads(
+            self.ctl(self.alive()[0], "list_queues", "name", "type", "--formatter", "json")
+        )
+        return {row["name"]: row["type"] for row in rows if row["name"].startswith(prefix)}
+
     def log(self, node: RabbitNode) -> str:
         path = node.base / "stdout.log"
         return path.read_text(errors="replace") if path.exists() else ""
