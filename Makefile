@@ -64,7 +64,7 @@ test-browser: system-packages $(INSTALLED) ## The consoles in Debian's Chromium 
 test-faults: system-packages $(INSTALLED) ## Faults injected into the running services (part of `make test` too)
 	$(BIN)/pytest -m faults -s
 
-test-cluster: system-packages $(INSTALLED) ## Node loss, failover, rolling restart on 3 RabbitMQ nodes + a PostgreSQL standby (part of test-faults)
+test-cluster: system-packages $(INSTALLED) ## Node loss, partition, failover, rolling restart on 3 RabbitMQ nodes (network namespaces: root) + a PostgreSQL standby (part of test-faults)
 	$(BIN)/pytest -m cluster -s
 
 bench: $(INSTALLED) ## Benchmarks (not tests): JSON results in bench/results/

@@ -10,7 +10,7 @@ one changes nobody's limit).
 
 The table has the columns ``(<key> text PRIMARY KEY, per_second, burst, tokens,
 refilled_at)``; see dispatch's ``gateway_rate``, the connectors' ``provider_rate`` and
-the services' ``request_rate`` (shared/sql/004).
+the services' ``request_rate`` (shared/sql/005).
 """
 
 from __future__ import annotations

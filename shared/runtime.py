@@ -34,7 +34,6 @@ from pydantic import TypeAdapter
 from shared import problems
 from shared.auth import AuthSettings, TokenVerifier
 from shared.database import Connection, create_pool
-from shared.events.envelope import Envelope
 from shared.http import health_router
 from shared.logging import configure_logging, get_logger
 from shared.messaging import outbox
@@ -126,9 +125,7 @@ class ServiceRuntime:
 
         return register
 
-    async def enqueue(
-        self, conn: Connection, events: Iterable[Envelope[Any] | tuple[Envelope[Any], str]]
-    ) -> None:
+    async def enqueue(self, conn: Connection, events: Iterable[outbox.OutboxItem]) -> None:
         """Adds events to this service's outbox inside the caller's transaction."""
         await outbox.enqueue(conn, self.topology, self.schema, events)
 

@@ -17,8 +17,11 @@ from tests.infrastructure import (
 
 TESTS = Path(__file__).parent
 
-# Test runs create and delete their queues; classic queues take that churn, quorum queues
-# do not (see shared.topology.Topology.queue_type). Subprocesses inherit the setting.
+# Test runs create and delete their queues (3,445 in tests/integration), on the machine's
+# shared RabbitMQ: classic queues by default, since that churn of quorum queues once wedged
+# it (see shared.topology.Topology.queue_type). Every test passes on quorum queues too
+# (docs/guarantees.md, "Queue types in the tests", with the figures); the fault and cluster
+# suites always run on quorum, on nodes of their own. Subprocesses inherit the setting.
 # tests/integration/test_quorum_topology.py declares the production quorum topology once.
 os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
 # The services the tests start (in this process or as subprocesses, which inherit it) run

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import aio_pika
 import asyncpg
 import orjson
 from faststream.message import StreamMessage
@@ -56,7 +55,7 @@ from shared.events.gateway_codec import decode_receipted
 from shared.events.intake import AlertCancelled, NoticePublished
 from shared.events.registry import MemberChanged, MemberErased, MemberLeft
 from shared.logging import get_logger
-from shared.messaging import inbox
+from shared.messaging import inbox, outbox
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -281,8 +280,7 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
         await _schedule_retries(temporary, event.correlationid, deps)
     for fanout, fallback_work in fallbacks:
         await deps.engine.send_work(fanout, fallback_work, event.correlationid)
-    if failed:
-        await _dead_letter(failed, NO_CHANNEL_LEFT, event.correlationid, deps)
+    _count_failed(failed)  # their dead-letter copies went into the outbox with them
     # Written and committed above: a confirmation lost here is sent again by the sweeper.
     for fanout, reply_work in confirmations:
         await deps.engine.send_work(fanout, [reply_work], event.correlationid)
@@ -426,68 +424,61 @@ async def _fail(
     history, from where an operator can replay it."""
     async with deps.pool.acquire() as conn, conn.transaction():
         failed = await _record_failed(conn, delivery_ids, reason, correlation_id, deps)
-    await _dead_letter(failed, reason, correlation_id, deps)
+    _count_failed(failed)
 
 
 async def _record_failed(
     conn: Any, delivery_ids: list[uuid.UUID], reason: str, correlation_id: str, deps: DispatchDeps
 ) -> list[Any]:
-    """Marks deliveries failed and puts delivery.failed.v1 in the outbox, inside the
-    caller's transaction; returns the rows marked."""
+    """Marks deliveries failed and puts, inside the caller's transaction, delivery.failed.v1
+    and each one's dead-letter copy in the outbox; returns the rows marked. The copy used to
+    be published after the commit: a replica dying in between left the delivery failed and
+    announced but with nothing to replay."""
     failed = await repository.mark_failed(conn, delivery_ids)
+    announced: list[outbox.OutboxItem] = [
+        DeliveryFailed.create(
+            source=SOURCE,
+            correlation_id=correlation_id,
+            data=DeliveryFailedData(
+                delivery_id=row["delivery_id"],
+                source_id=row["source_id"],
+                bin_id=row["bin_id"],
+                channel=row["channel"],
+                attempts=row["attempts"],
+                reason=reason,
+            ),
+        )
+        for row in failed
+    ]
     await deps.runtime.enqueue(
-        conn,
-        [
-            DeliveryFailed.create(
-                source=SOURCE,
-                correlation_id=correlation_id,
-                data=DeliveryFailedData(
-                    delivery_id=row["delivery_id"],
-                    source_id=row["source_id"],
-                    bin_id=row["bin_id"],
-                    channel=row["channel"],
-                    attempts=row["attempts"],
-                    reason=reason,
-                ),
-            )
-            for row in failed
-        ],
+        conn, [*announced, *(_dead_letter(row, reason, correlation_id, deps) for row in failed)]
     )
     return failed
 
 
-async def _dead_letter(
-    failed: list[Any], reason: str, correlation_id: str, deps: DispatchDeps
-) -> None:
-    """A copy of each failed delivery, with its history, in the redeliveries' dead-letter
+def _dead_letter(row: Any, reason: str, correlation_id: str, deps: DispatchDeps) -> outbox.ToQueue:
+    """A copy of a failed delivery, with its history, for the redeliveries' dead-letter
     queue, from where an operator replays it."""
-    channel = await deps.runtime.publisher.channel()
+    topology = deps.runtime.topology
+    due = DeliveryRetryDue.create(
+        source=SOURCE,
+        correlation_id=correlation_id,
+        data=DeliveryRetryDueData(deliveries=[row["delivery_id"]]),
+    )
+    return outbox.ToQueue(
+        due,
+        topology.dead_letter_queue_name(topo.DISPATCH_REDELIVERIES.name),
+        {
+            topo.DEAD_LETTER_REASON_HEADER: f"delivery failed: {reason}",
+            topo.DEAD_LETTER_QUEUE_HEADER: topology.queue_name(topo.DISPATCH_REDELIVERIES.name),
+            "x-bin-delivery-history": orjson.dumps(row["history"]).decode(),
+        },
+    )
+
+
+def _count_failed(failed: list[Any]) -> None:
     for row in failed:
         metrics.DELIVERIES_FAILED.labels(row["channel"]).inc()
-        due = DeliveryRetryDue.create(
-            source=SOURCE,
-            correlation_id=correlation_id,
-            data=DeliveryRetryDueData(deliveries=[row["delivery_id"]]),
-        )
-        await channel.default_exchange.publish(
-            aio_pika.Message(
-                due.to_json(),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=str(due.id),
-                type=due.type,
-                headers={
-                    topo.DEAD_LETTER_REASON_HEADER: f"delivery failed: {reason}",
-                    topo.DEAD_LETTER_QUEUE_HEADER: deps.runtime.topology.queue_name(
-                        topo.DISPATCH_REDELIVERIES.name
-                    ),
-                    "x-bin-delivery-history": orjson.dumps(row["history"]).decode(),
-                },
-            ),
-            routing_key=deps.runtime.topology.dead_letter_queue_name(
-                topo.DISPATCH_REDELIVERIES.name
-            ),
-        )
 
 
 async def handle_retry_due(event: DeliveryRetryDue, deps: DispatchDeps) -> None:

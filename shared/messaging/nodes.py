@@ -11,18 +11,26 @@ for the cluster. :class:`NodeRotatingConnection` keeps the robust connection (it
 consumers and declarations are restored the same way) and changes only where each attempt
 goes: every node in turn, starting from the one that last answered, moving on to the next
 when its node closes the connection.
+
+aio-pika restores a connection's channels, declarations and consumers with no timeout: a
+node that accepts the connection but never answers on a channel (busy or stuck recovering,
+wedged) would hold every publish and consumer of the process for good, heartbeats notwithstanding
+(they travel on channel 0 and keep coming). A restore that takes longer than
+``restore_timeout`` (RESTORE_TIMEOUT) drops that connection and the attempt goes on to the
+next node.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from typing import Any
 
 import aio_pika
 from aio_pika import RobustConnection
 from aio_pika.abc import AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPConnectionError
 from faststream.rabbit import RabbitBroker
 from yarl import URL
 
@@ -47,10 +55,16 @@ def amqp_nodes(url: str) -> list[str]:
 _URL = re.compile(r"(?P<scheme>[a-z]+://)(?P<userinfo>[^/?]*@|)(?P<hosts>[^/?@]*)(?P<tail>.*)")
 
 
+# Restoring a service's channels (a few dozen declarations and consumers) takes well under a
+# second on a healthy node; 30 s leaves room for a loaded one electing quorum queue leaders.
+RESTORE_TIMEOUT = 30.0
+
+
 class NodeRotatingConnection(RobustConnection):
     """A robust connection whose every (re)connection attempt tries each node once."""
 
     nodes: tuple[URL, ...] = ()
+    restore_timeout: float = RESTORE_TIMEOUT
 
     def __init__(self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any):
         super().__init__(url, loop=loop, **kwargs)
@@ -77,6 +91,24 @@ class NodeRotatingConnection(RobustConnection):
         assert failure is not None
         raise failure
 
+    async def _on_connected(self) -> None:
+        try:
+            async with asyncio.timeout(self.restore_timeout):
+                await super()._on_connected()
+        except TimeoutError:
+            error = AMQPConnectionError(
+                f"channels not restored within {self.restore_timeout} s on {self}"
+            )
+            log.warning("rabbitmq node connected but did not serve", node=str(self))
+            if self.transport is not None:
+                # The underlay's close waits for the close callbacks (ours included) to have
+                # run, so none of them lands after the next node's connection is made.
+                with contextlib.suppress(Exception):
+                    await self.transport.close(error)
+            self.connected.clear()
+            # A connection error: the attempt goes on to the next node.
+            raise error from None
+
     async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
         # The node closed or lost the connection (shutting down, killed, cut off): the next
         # attempt starts with the node after it instead of waiting on this one first.
@@ -85,13 +117,17 @@ class NodeRotatingConnection(RobustConnection):
         await super()._on_connection_close(closing)
 
 
-def rotating_connection_class(url: str) -> type[RobustConnection]:
+def rotating_connection_class(
+    url: str, restore_timeout: float = RESTORE_TIMEOUT
+) -> type[RobustConnection]:
     """The robust connection class for ``url``: aio-pika's own for one node."""
     nodes = amqp_nodes(url)
     if len(nodes) == 1:
         return RobustConnection
     return type(
-        "ClusterConnection", (NodeRotatingConnection,), {"nodes": tuple(URL(n) for n in nodes)}
+        "ClusterConnection",
+        (NodeRotatingConnection,),
+        {"nodes": tuple(URL(n) for n in nodes), "restore_timeout": restore_timeout},
     )
 
 
@@ -106,9 +142,13 @@ def cluster_broker(url: str, **kwargs: Any) -> RabbitBroker:
     return broker
 
 
-async def connect_robust(url: str, **kwargs: Any) -> AbstractRobustConnection:
+async def connect_robust(
+    url: str, restore_timeout: float = RESTORE_TIMEOUT, **kwargs: Any
+) -> AbstractRobustConnection:
     """``aio_pika.connect_robust`` to the nodes of ``url``, the first that answers."""
     connection: AbstractRobustConnection = await aio_pika.connect_robust(
-        amqp_nodes(url)[0], connection_class=rotating_connection_class(url), **kwargs
+        amqp_nodes(url)[0],
+        connection_class=rotating_connection_class(url, restore_timeout),
+        **kwargs,
     )
     return connection

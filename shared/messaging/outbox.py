@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aio_pika.exceptions
 import asyncpg
+import orjson
 from aio_pika.exceptions import ChannelNotFoundEntity
 from asyncpg.pool import PoolConnectionProxy
 
@@ -31,16 +33,18 @@ from shared.topology import Topology
 log = get_logger(__name__)
 
 INSERT_EVENT = """
-INSERT INTO outbox (event_id, event_type, exchange, routing_key, body, correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO outbox (event_id, event_type, exchange, routing_key, body, correlation_id, headers)
+VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
 """
-OUTBOX_COLUMNS = ("event_id", "event_type", "exchange", "routing_key", "body", "correlation_id")
+# COPY leaves headers out (NULL): the pool's jsonb codec has no binary form for COPY.
+COPY_COLUMNS = ("event_id", "event_type", "exchange", "routing_key", "body", "correlation_id")
 COPY_THRESHOLD = 50
 NOTIFY = "SELECT pg_notify($1, '')"
 # Rows whose last attempt failed for want of their exchange wait for their next attempt
 # (migration 003), so they hold up no other.
 CLAIM_PENDING = """
-SELECT position, event_id, event_type, exchange, routing_key, body, correlation_id, attempts
+SELECT position, event_id, event_type, exchange, routing_key, body, correlation_id, attempts,
+       headers::text AS headers
 FROM outbox WHERE next_attempt_at IS NULL OR next_attempt_at <= now()
 ORDER BY position LIMIT $1 FOR UPDATE SKIP LOCKED
 """
@@ -67,34 +71,53 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
+@dataclass(frozen=True)
+class ToQueue:
+    """An outbox item published through the default exchange straight into ``queue``, with
+    ``headers``: work or a copy a service leaves for itself or an operator (a dead letter),
+    not an event for subscribers."""
+
+    event: Envelope[Any]
+    queue: str
+    headers: dict[str, str]
+
+
+OutboxItem = Envelope[Any] | tuple[Envelope[Any], str] | ToQueue
+
+
+def _row(topology: Topology, item: OutboxItem) -> tuple[Any, ...]:
+    if isinstance(item, ToQueue):
+        event, exchange, routing_key = item.event, "", item.queue
+        headers: str | None = orjson.dumps(item.headers).decode()
+    else:
+        event, routing_key = item if isinstance(item, tuple) else (item, item.type)
+        exchange, headers = topology.exchange_name(event.visibility), None
+    return (event.id, event.type, exchange, routing_key, event.to_json(), event.correlationid,
+            headers)  # fmt: skip
+
+
 async def enqueue(
     conn: Connection,
     topology: Topology,
     schema: str,
-    events: Iterable[Envelope[Any] | tuple[Envelope[Any], str]],
+    events: Iterable[OutboxItem],
 ) -> None:
     """Adds events to the outbox within the caller's transaction.
 
-    An item is an event (routed by its type) or an (event, routing key) pair.
+    An item is an event (routed by its type), an (event, routing key) pair, or a
+    :class:`ToQueue` (into one queue, with headers).
     """
-    rows = []
-    for item in events:
-        event, routing_key = item if isinstance(item, tuple) else (item, item.type)
-        rows.append(
-            (
-                event.id,
-                event.type,
-                topology.exchange_name(event.visibility),
-                routing_key,
-                event.to_json(),
-                event.correlationid,
-            )
-        )
+    rows = [_row(topology, item) for item in events]
     if not rows:
         return
-    if len(rows) >= COPY_THRESHOLD:
+    # Headers go in as text cast to jsonb: the pool's jsonb codec (Python values) and a bare
+    # connection's (text) would each read a str differently, and COPY has neither a cast nor
+    # the codec's binary form: rows with headers (dead letters, a few at a time) are inserted
+    # one statement each.
+    if len(rows) >= COPY_THRESHOLD and all(row[-1] is None for row in rows):
         # A bulk change (a member list imported): one COPY instead of a statement per event.
-        await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
+        records = [row[:-1] for row in rows]
+        await conn.copy_records_to_table("outbox", records=records, columns=COPY_COLUMNS)
     else:
         await conn.executemany(INSERT_EVENT, rows)
     await conn.execute(NOTIFY, notify_channel(schema))
@@ -212,6 +235,7 @@ class OutboxRelay:
             message_id=str(row["event_id"]),
             correlation_id=row["correlation_id"],
             message_type=row["event_type"],
+            headers=orjson.loads(row["headers"]) if row["headers"] is not None else None,
         )
 
     async def pending(self) -> int:

@@ -60,6 +60,8 @@ class Publisher:
 
     async def _exchange(self, name: str) -> AbstractExchange:
         channel = await self.channel()  # first: a reopened channel empties the cache
+        if name == "":  # the default exchange: straight into the queue named by the key
+            return channel.default_exchange
         if name not in self._exchanges:
             self._exchanges[name] = await channel.get_exchange(name, ensure=False)
         return self._exchanges[name]

@@ -25,8 +25,11 @@ from tests.infrastructure import new_prefix
 
 
 class Replicas:
-    def __init__(self, amqp_url: str, database_url: str, logs: Path) -> None:
+    def __init__(
+        self, amqp_url: str, database_url: str, logs: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.amqp_url = amqp_url
+        self.extra_env = env or {}  # for every process started (before each one's own)
         self.database_url = database_url
         self.logs = logs
         self.prefix = new_prefix()
@@ -41,6 +44,7 @@ class Replicas:
             "BIN_TOPOLOGY_PREFIX": self.prefix,
             "BIN_HTTP_PORT": str(self.ports[name]),
             "BIN_LOG_FORMAT": "json",
+            **self.extra_env,
             **extra,
         }
 

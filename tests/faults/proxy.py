@@ -1,11 +1,19 @@
 """A TCP proxy on loopback that can add latency and cut every connection it carries: a
-broker connection failing the way networks fail, without touching the broker itself."""
+broker connection failing the way networks fail, without touching the broker itself.
+
+With ``stall_channels`` it carries AMQP connections that open and stay alive (every frame on
+channel 0: the handshake, heartbeats) while nothing on any channel is ever answered: a node
+that accepts clients and then serves none of their requests, which heartbeats never notice
+(a node busy or stuck in its own recovery, a wedged broker)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from dataclasses import dataclass, field
+
+FRAME_HEADER = 7  # type (1), channel (2), payload size (4); then the payload and 0xCE
 
 
 @dataclass
@@ -13,9 +21,11 @@ class FaultProxy:
     target_host: str
     target_port: int
     latency: float = 0.0
+    stall_channels: bool = False
     _server: asyncio.Server | None = None
     _pipes: set[asyncio.StreamWriter] = field(default_factory=set)
     cuts: int = 0
+    accepted: int = 0  # connections taken
 
     @property
     def port(self) -> int:
@@ -42,6 +52,7 @@ class FaultProxy:
     async def _accept(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
     ) -> None:
+        self.accepted += 1
         try:
             upstream_reader, upstream = await asyncio.open_connection(
                 self.target_host, self.target_port
@@ -50,9 +61,12 @@ class FaultProxy:
             client.transport.abort()
             return
         self._pipes |= {client, upstream}
-        await asyncio.gather(
-            self._pipe(client_reader, upstream), self._pipe(upstream_reader, client)
+        answers = (
+            self._channel_zero_only(upstream_reader, client)
+            if self.stall_channels
+            else self._pipe(upstream_reader, client)
         )
+        await asyncio.gather(self._pipe(client_reader, upstream), answers)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError, RuntimeError):
@@ -61,5 +75,20 @@ class FaultProxy:
                     await asyncio.sleep(self.latency)
                 writer.write(chunk)
                 await writer.drain()
+        self._pipes.discard(writer)
+        writer.transport.abort()
+
+    async def _channel_zero_only(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The broker's frames to the client, but only those of channel 0."""
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, RuntimeError):
+            while True:
+                header = await reader.readexactly(FRAME_HEADER)
+                _, channel, size = struct.unpack(">BHI", header)
+                rest = await reader.readexactly(size + 1)
+                if channel == 0:
+                    writer.write(header + rest)
+                    await writer.drain()
         self._pipes.discard(writer)
         writer.transport.abort()

@@ -1,6 +1,7 @@
 """Faults injected while an urgent alert to 20,000 members goes out as real SMS: dispatch and
-the connectors service as processes on the real broker and database, the connector speaking
-SMPP to an SMSC process that counts every submit_sm it receives.
+the connectors service as processes on a RabbitMQ node and a PostgreSQL of the test's own
+(tests/faults/conftest.py; the machine's are never restarted), on quorum queues, the
+connector speaking SMPP to an SMSC process that counts every submit_sm it receives.
 
 * the connector SIGKILLed mid-fan-out (and started again);
 * RabbitMQ restarted;
@@ -9,8 +10,9 @@ SMPP to an SMSC process that counts every submit_sm it receives.
 
 Afterwards every member has one delivery, delivered, and the SMSC received a message for
 every member. Copies from redelivered batches never reach the SMSC: after a RabbitMQ
-restart it counts 0 duplicates; after a PostgreSQL restart 0 when run alone, but twice in
-full-suite runs one chunk of 50 in doubt was sent again (counted by the ledger, within the
+restart it counts 0 duplicates; after a PostgreSQL restart 0 when run alone on the machine's
+PostgreSQL, but twice in full-suite runs, and once alone on the test's own, one chunk of 50
+in doubt was sent again (counted by the ledger, within the
 bound below). Where a replica dies or the link breaks while submits are outstanding, those
 are in doubt and sent again: the duplicates the SMSC counts are asserted to be at most the
 resends the ledger counts, and those at most the in-flight window (the provider's
@@ -18,6 +20,7 @@ concurrency). The counts are printed (``make test-faults``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -30,9 +33,10 @@ import pytest
 
 from tests.e2e.replicas import Replicas, seed
 from tests.e2e.system import ROOT
-from tests.faults.test_broker_faults import restart_postgres, restart_rabbitmq
 from tests.faults.total_queue import delivery_counts
 from tests.helpers import eventually
+from tests.peers.postgres_standby import PostgresPair
+from tests.peers.rabbitmq_cluster import RabbitCluster
 from tests.peers.smsc import SmscSimulator
 
 MEMBERS = int(os.environ.get("BIN_FAULT_MEMBERS", "20000"))
@@ -120,9 +124,20 @@ def migrate_connectors(database_url: str) -> None:
     "fault", ["connector_killed", "rabbitmq_restart", "smsc_link_dropped", "postgres_restart"]
 )
 async def test_sms_fan_out_survives_the_fault_with_no_copy_submitted(
-    replicas: Replicas, database_url: str, fault: str
+    own_replicas: Replicas, own_rabbit: RabbitCluster, own_postgres: PostgresPair, fault: str
 ) -> None:
+    replicas = own_replicas
+    database_url = replicas.database_url
     migrate_connectors(database_url)
+
+    async def restart_rabbitmq() -> None:
+        node = own_rabbit.nodes[0]
+        await asyncio.to_thread(own_rabbit.ctl, node, "stop_app")
+        await asyncio.to_thread(own_rabbit.ctl, node, "start_app")
+
+    async def restart_postgres() -> None:
+        await asyncio.to_thread(own_postgres.restart_primary)
+
     with SmscSimulator(dlr_delay=0.05, drop_seconds=1.0) as smsc:
         env = {"BIN_CONNECTOR_PROVIDERS": provider(smsc), "BIN_PREFETCH": "8"}
 
@@ -182,9 +197,11 @@ async def test_sms_fan_out_survives_the_fault_with_no_copy_submitted(
         no_report = await ended_without_report(database_url, alert_id)
 
     assert arrived["destinations"] == MEMBERS
+    types = await asyncio.to_thread(own_rabbit.queue_types, f"{replicas.prefix}.")
+    assert types and set(types.values()) == {"quorum"}, types  # as in production
     if fault == "rabbitmq_restart":
         assert arrived["duplicates"] == 0
-    # A PostgreSQL restart has twice, in full-suite runs (never alone), left one chunk of 50
+    # A PostgreSQL restart has twice in full-suite runs, and once alone, left one chunk of 50
     # in doubt, sent again and counted by the ledger, so it is held to the bound below and
     # not to 0: not explained yet (see docs/connectors.md).
     assert arrived["duplicates"] <= sent_again <= IN_FLIGHT_WINDOW

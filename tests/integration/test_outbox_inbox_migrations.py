@@ -9,13 +9,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from shared import topology as topo
 from shared.database import create_pool
 from shared.events import AlertIssued, AlertIssuedData, Visibility
 from shared.messaging import inbox
-from shared.messaging.outbox import OutboxRelay, enqueue
+from shared.messaging.outbox import COPY_THRESHOLD, OutboxRelay, ToQueue, enqueue
 from shared.messaging.publisher import Publisher
 from shared.migrations import MigrationError, apply_migrations
 from tests.helpers import drain, eventually
@@ -92,6 +92,38 @@ async def test_outbox_relays_committed_events_and_never_rolled_back_ones(
         await relay.stop()
 
 
+async def test_a_bulk_of_events_and_a_copy_with_headers_are_relayed(
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, amqp: AbstractRobustConnection
+) -> None:
+    """A bulk (COPY, through the pool's connections and their jsonb codec) and a ToQueue item
+    straight into a queue with its headers both go out."""
+    bulk = [alert(f"bulk {n}") for n in range(COPY_THRESHOLD)]
+    copy = alert("dead letter")
+    queue = publisher.topology.queue_name(SPEC.name)
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, publisher.topology, schema, bulk)
+        await enqueue(
+            conn, publisher.topology, schema, [ToQueue(copy, queue, {"x-reason": "a test"})]
+        )
+    relay = OutboxRelay(pool, publisher, schema, batch_size=100, poll_interval=0.2)
+    await relay.start()
+    try:
+        channel = await amqp.channel()
+        received: list[AbstractIncomingMessage] = []
+
+        async def all_received() -> bool:
+            received.extend(await drain(channel, queue))
+            return len(received) >= len(bulk) + 1
+
+        await eventually(all_received)
+    finally:
+        await relay.stop()
+    by_id = {m.message_id: m for m in received}
+    assert set(by_id) == {str(e.id) for e in [*bulk, copy]}
+    assert (by_id[str(copy.id)].headers or {}) == {"x-reason": "a test"}
+    assert by_id[str(bulk[0].id)].headers in (None, {})
+
+
 async def test_outbox_keeps_events_while_the_broker_is_unreachable(
     pool: asyncpg.Pool, schema: str
 ) -> None:
@@ -132,7 +164,8 @@ async def test_migrations_apply_once_and_refuse_an_edited_one(
         "shared/001_messaging",
         "shared/002_inbox_received_index",
         "shared/003_outbox_retry",
-        "shared/004_request_rate",
+        "shared/004_outbox_headers",
+        "shared/005_request_rate",
         "service/001_init",
     ]
     assert await apply_migrations(database_url, schema, tmp_path) == []

@@ -8,6 +8,9 @@ touched. The primary waits for the standby to flush every commit
 promoted with it in its own configuration would wait for a standby of its own forever), so
 a committed transaction is on both before its client hears of it.
 
+``PostgresPair(standby=False)`` is the primary alone: a PostgreSQL of the test's own that it
+may restart (``restart_primary``) without touching the machine's.
+
 PostgreSQL refuses to run as root: run as root, the tools run as the ``postgres`` user, in
 a folder it owns.
 
@@ -42,7 +45,8 @@ class PostgresError(RuntimeError):
 
 
 class PostgresPair:
-    def __init__(self) -> None:
+    def __init__(self, *, standby: bool = True) -> None:
+        self.with_standby = standby
         self.root = Path(tempfile.mkdtemp(prefix="bin-postgres-pair-"))
         self.sockets = self.root / "sockets"
         self.primary = self.root / "primary"
@@ -54,6 +58,8 @@ class PostgresPair:
 
     @property
     def url(self) -> str:
+        if not self.with_standby:
+            return self.node_url(self.primary_port)
         return (
             f"postgresql://postgres@{HOST}:{self.primary_port},{HOST}:{self.standby_port}/postgres"
         )
@@ -117,17 +123,20 @@ class PostgresPair:
             "-E",
             "UTF8",
         )
+        replication = (
+            "-c wal_level=replica",
+            "-c max_wal_senders=5",
+            # pg_ctl hands the options to a shell: quoted, or * would match file names.
+            "-c synchronous_standby_names='*'",
+            "-c synchronous_commit=on",
+        )
+        # Alone, a primary waiting for a synchronous standby would wait for ever.
         self._start(
             self.primary,
-            self._options(
-                self.primary_port,
-                "-c wal_level=replica",
-                "-c max_wal_senders=5",
-                # pg_ctl hands the options to a shell: quoted, or * would match file names.
-                "-c synchronous_standby_names='*'",
-                "-c synchronous_commit=on",
-            ),
+            self._options(self.primary_port, *(replication if self.with_standby else ())),
         )
+        if not self.with_standby:
+            return
         self._run(
             BIN / "pg_basebackup",
             "-D",
@@ -163,6 +172,14 @@ class PostgresPair:
         """``pg_ctl stop -m immediate``: no checkpoint, every session cut, as in a crash."""
         self._run(BIN / "pg_ctl", "-D", self.primary, "-m", "immediate", "-w", "stop")
         self._started.remove(self.primary)
+
+    def restart_primary(self) -> None:
+        """``pg_ctl restart`` (fast: sessions cut, a checkpoint, started again with the same
+        options), as a PostgreSQL restart during maintenance."""
+        # Its log named again: without -l the server would keep pg_ctl's output pipe open.
+        log = self.primary.parent / f"{self.primary.name}.log"
+        self._run(BIN / "pg_ctl", "-D", self.primary, "-l", log, "-m", "fast", "-w", "-t", "60",
+                  "restart")  # fmt: skip
 
     def promote(self) -> None:
         self._run(BIN / "pg_ctl", "-D", self.standby, "-w", "-t", "60", "promote")

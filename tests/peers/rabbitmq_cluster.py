@@ -8,12 +8,21 @@ the machine's node (rabbit@localhost on 5672) and its epmd are never touched. Th
 scripts under ``/usr/lib/rabbitmq/bin`` run as they are, each with its own env file, and
 every ``rabbitmqctl`` call names its node with ``-n``.
 
+With ``namespaced=True`` each node runs in a network namespace of its own
+(tests/peers/netns.py) so that a test can partition it from the others: it listens on its
+namespace's address (AMQP on 5672, distribution pinned to 25672 through
+``inet_dist_listen_min/max``), with an epmd of its own in the namespace, node names resolved
+by an Erlang hosts file (``ERL_INETRC``), and every ``rabbitmqctl`` run inside the node's
+namespace. Distribution ticks come every ``net_ticktime`` = 8 s (not 60) so that a node cut
+off notices within about 10 s and pauses (``pause_minority``).
+
 Usage::
 
     with RabbitCluster(tmp_path) as cluster:
         cluster.url  # amqp://guest:guest@127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/
         cluster.kill(cluster.leader("bin-x.gateway.sms.urgent"))
         cluster.start_node(node)
+        cluster.cut(node); cluster.heal(node)  # namespaced only
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tests.peers.netns import NodeNetwork
 from tests.ports import HOST, free_port
 
 SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -39,8 +49,28 @@ cluster_partition_handling = pause_minority
 log.file.level = info
 log.console = false
 """
+# Namespaced nodes see their clients come from the bridge's address, not loopback: guest may
+# log in from there (the subnet exists only on this machine, for the test's lifetime).
+NAMESPACED_CONFIG = "loopback_users = none\n"
+# A partitioned node notices within net_ticktime * (1 + 1/4) (the kernel's tick rule), then
+# pauses; production keeps the default 60 s.
+NAMESPACED_TICKTIME = 8
 START_TIMEOUT = 90.0
 CTL_TIMEOUT = 60.0
+
+
+def _erlang_address(address: str) -> str:
+    return "{" + address.replace(".", ",") + "}"
+
+
+def _inetrc(nodes: list[RabbitNode]) -> str:
+    """Erlang's own hosts table: every node's host name to its namespace's address, looked
+    up before the system resolver (the machine's /etc/hosts is left alone)."""
+    hosts = "".join(
+        f'{{host, {_erlang_address(node.host)}, ["{node.name.split("@")[1]}"]}}.\n'
+        for node in nodes
+    )
+    return hosts + "{lookup, [file, native]}.\n"
 
 
 class ClusterError(RuntimeError):
@@ -53,6 +83,8 @@ class RabbitNode:
     port: int
     dist_port: int
     base: Path
+    host: str = HOST  # the address it listens on (its namespace's when namespaced)
+    index: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,38 +93,55 @@ class RabbitNode:
 
 
 class RabbitCluster:
-    def __init__(self, root: Path, size: int = 3) -> None:
+    def __init__(self, root: Path, size: int = 3, *, namespaced: bool = False) -> None:
         self.root = root / "rabbitmq"
         self.home = self.root / "home"
-        self.epmd_port = free_port()
         run = secrets.token_hex(2)
-        self.nodes = [
-            RabbitNode(f"bin-{run}-{n}@localhost", free_port(), free_port(), self.root / str(n))
-            for n in range(1, size + 1)
-        ]
+        self.net = NodeNetwork(size) if namespaced else None
+        if self.net is None:
+            self.epmd_port = free_port()
+            self.nodes = [
+                RabbitNode(f"bin-{run}-{n}@localhost", free_port(), free_port(), self.root / str(n))
+                for n in range(1, size + 1)
+            ]
+        else:
+            # Each node alone in its namespace: the standard ports, its own address, and a
+            # host name of its own that ERL_INETRC resolves to that address.
+            self.epmd_port = 4369
+            self.nodes = [
+                RabbitNode(
+                    f"bin-{run}-{n}@{namespace}", 5672, 25672, self.root / str(n), address, n
+                )
+                for n, (namespace, address) in enumerate(
+                    zip(self.net.namespaces, self.net.addresses, strict=True)
+                )
+            ]
         self._cookie = secrets.token_hex(16)
-        self._epmd: subprocess.Popen[bytes] | None = None
+        self._epmds: list[subprocess.Popen[bytes]] = []
 
     @property
     def url(self) -> str:
-        hosts = ",".join(f"{HOST}:{node.port}" for node in self.nodes)
+        hosts = ",".join(f"{node.host}:{node.port}" for node in self.nodes)
         return f"amqp://guest:guest@{hosts}/"
 
     def node_url(self, node: RabbitNode) -> str:
-        return f"amqp://guest:guest@{HOST}:{node.port}/"
+        return f"amqp://guest:guest@{node.host}:{node.port}/"
 
     def env(self, node: RabbitNode | None = None) -> dict[str, str]:
         env = {
             **os.environ,
             "HOME": str(self.home),
             "ERL_EPMD_PORT": str(self.epmd_port),
-            "ERL_EPMD_ADDRESS": HOST,
             "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
         }
+        if self.net is None:
+            env["ERL_EPMD_ADDRESS"] = HOST
+        else:
+            env["ERL_INETRC"] = str(self.root / "inetrc")
         if node is not None:
             env |= {
                 "RABBITMQ_NODENAME": node.name,
-                "RABBITMQ_NODE_IP_ADDRESS": HOST,
+                "RABBITMQ_NODE_IP_ADDRESS": node.host,
                 "RABBITMQ_NODE_PORT": str(node.port),
                 "RABBITMQ_DIST_PORT": str(node.dist_port),
                 "RABBITMQ_MNESIA_BASE": str(node.base / "mnesia"),
@@ -102,8 +151,9 @@ class RabbitCluster:
                 "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
                 # No management plugin (nor any other): nothing listens but AMQP and dist.
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+                # RABBITMQ_DIST_PORT pins inet_dist_listen_min and _max to dist_port.
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
-                    "-kernel inet_dist_use_interface {127,0,0,1}"
+                    f"-kernel inet_dist_use_interface {_erlang_address(node.host)}"
                 ),
             }
         return env
@@ -116,10 +166,17 @@ class RabbitCluster:
         cookie.write_text(self._cookie)
         cookie.chmod(0o400)
         (self.root / "rabbitmq-env.conf").write_text("")
-        (self.root / "rabbitmq.conf").write_text(CONFIG)
+        config = CONFIG if self.net is None else CONFIG + NAMESPACED_CONFIG
+        (self.root / "rabbitmq.conf").write_text(config)
         (self.root / "enabled_plugins").write_text("[].\n")
         atexit.register(self.stop)
-        self._start_epmd()
+        if self.net is not None:
+            self.net.create()
+            (self.root / "inetrc").write_text(_inetrc(self.nodes))
+            (self.root / "advanced.config").write_text(
+                f"[{{kernel, [{{net_ticktime, {NAMESPACED_TICKTIME}}}]}}].\n"
+            )
+        self._start_epmds()
         for node in self.nodes:
             self.start_node(node, wait=False)
         for node in self.nodes:
@@ -138,7 +195,7 @@ class RabbitCluster:
             (node.base / folder).mkdir(parents=True, exist_ok=True)
         with (node.base / "stdout.log").open("ab") as out:
             node.process = subprocess.Popen(
-                [str(SCRIPTS / "rabbitmq-server")],
+                self._in_namespace(node, [str(SCRIPTS / "rabbitmq-server")]),
                 env=self.env(node),
                 # Erlang writes its crash dumps (MnesiaCore.*) where it runs: in the node's
                 # folder, not the checkout.
@@ -186,34 +243,62 @@ class RabbitCluster:
             if node.pid_file.exists():
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(node.pid_file.read_text().strip()), signal.SIGKILL)
-        self._stop_epmd()
+        self._stop_epmds()
+        if self.net is not None:
+            self.net.remove()  # after the processes: a namespace lives while they do
         atexit.unregister(self.stop)
 
-    def _start_epmd(self) -> None:
-        # Started here, in the foreground, rather than left to the first node (which would
-        # start a daemon nobody owns): stop() then ends it by its pid, whatever nodes it lists.
-        self._epmd = subprocess.Popen(
-            ["epmd", "-address", HOST, "-port", str(self.epmd_port)],
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            names = subprocess.run(
-                ["epmd", "-names"], env=self.env(), capture_output=True, timeout=10, check=False
-            )
-            if names.returncode == 0:
-                return
-            time.sleep(0.1)
-        raise ClusterError(f"epmd did not start on port {self.epmd_port}")
+    def cut(self, node: RabbitNode) -> None:
+        """Partitions ``node`` from the other nodes (namespaced clusters only)."""
+        assert self.net is not None, "a partition needs RabbitCluster(namespaced=True)"
+        self.net.cut(node.index)
 
-    def _stop_epmd(self) -> None:
-        if self._epmd is not None and self._epmd.poll() is None:
-            self._epmd.kill()
-            self._epmd.wait(10)
-        self._epmd = None
+    def heal(self, node: RabbitNode) -> None:
+        assert self.net is not None, "a partition needs RabbitCluster(namespaced=True)"
+        self.net.heal(node.index)
+
+    def _in_namespace(self, node: RabbitNode | None, argv: list[str]) -> list[str]:
+        if self.net is None or node is None:
+            return argv
+        return self.net.command(node.index, argv)
+
+    def _start_epmds(self) -> None:
+        # Started here, in the foreground, rather than left to the first node (which would
+        # start a daemon nobody owns): stop() then ends them by their pids, whatever nodes
+        # they list. One for the cluster on loopback, or one in each node's namespace.
+        where: list[RabbitNode | None] = [None] if self.net is None else list(self.nodes)
+        address = ["-address", HOST] if self.net is None else []
+        for node in where:
+            self._epmds.append(
+                subprocess.Popen(
+                    self._in_namespace(node, ["epmd", *address, "-port", str(self.epmd_port)]),
+                    env=self.env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+            deadline = time.monotonic() + 10
+            while True:
+                names = subprocess.run(
+                    self._in_namespace(node, ["epmd", "-names"]),
+                    env=self.env(),
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+                if names.returncode == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"epmd did not start on port {self.epmd_port}")
+                time.sleep(0.1)
+
+    def _stop_epmds(self) -> None:
+        for epmd in self._epmds:
+            if epmd.poll() is None:
+                epmd.kill()
+                epmd.wait(10)
+        self._epmds = []
 
     def __enter__(self) -> Self:
         try:
@@ -237,7 +322,7 @@ class RabbitCluster:
 
     def ctl(self, node: RabbitNode, *args: str, timeout: float = CTL_TIMEOUT) -> str:
         done = subprocess.run(
-            [str(SCRIPTS / "rabbitmqctl"), "-n", node.name, *args],
+            self._in_namespace(node, [str(SCRIPTS / "rabbitmqctl"), "-n", node.name, *args]),
             env=self.env(node),
             cwd=node.base,
             capture_output=True,
@@ -265,6 +350,13 @@ class RabbitCluster:
         if queue not in leaders:
             raise ClusterError(f"no queue {queue} among {sorted(leaders)}")
         return next(n for n in self.nodes if n.name == leaders[queue])
+
+    def queue_types(self, prefix: str) -> dict[str, str]:
+        """The type (quorum, classic) of every queue whose name starts with ``prefix``."""
+        rows = json.loads(
+            self.ctl(self.alive()[0], "list_queues", "name", "type", "--formatter", "json")
+        )
+        return {row["name"]: row["type"] for row in rows if row["name"].startswith(prefix)}
 
     def log(self, node: RabbitNode) -> str:
         path = node.base / "stdout.log"

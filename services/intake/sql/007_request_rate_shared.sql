@@ -1,3 +1,3 @@
 -- Intake's caller buckets moved to the request_rate table every service with an HTTP API has
--- (shared migration 004). Buckets are only rates: dropping them lets every caller start full.
+-- (shared migration 005). Buckets are only rates: dropping them lets every caller start full.
 DROP TABLE caller_rate;

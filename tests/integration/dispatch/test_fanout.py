@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from services.dispatch.handlers import AFTER_RECEIPTS_COMMITTED
 from services.dispatch.sweeper import Sweeper
@@ -192,6 +192,47 @@ async def test_no_channel_left_ends_in_the_dead_letter_queue_and_replays(
         dead = await eventually(lambda: drain(channel, dead_queue))
         assert len(dead) == 3
         headers = dead[0].headers or {}
+        assert str(headers[topo.DEAD_LETTER_REASON_HEADER]).startswith("delivery failed")
+        assert "permanent_failure" in str(headers["x-bin-delivery-history"])
+
+
+async def test_a_replica_dying_right_after_a_failure_still_leaves_its_dead_letter(
+    dispatch_system: SystemFactory, amqp: AbstractRobustConnection
+) -> None:
+    """Dispatch stops dead right after committing permanent failures with no channel left
+    (an armed crash point): each failed delivery's dead-letter copy was written to the
+    outbox in that transaction and is relayed from there. Before, the copy was published
+    after the commit, and a replica dying in between left nothing to replay."""
+    async with dispatch_system(gateway_failing_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(3, ["sms"])
+        channel = await amqp.channel()
+        dead_queue = system.dispatch.topology.dead_letter_queue_name(
+            topo.DISPATCH_REDELIVERIES.name
+        )
+        crash_points.arm(AFTER_RECEIPTS_COMMITTED)
+        try:
+            alert_id = await system.issue_alert([bin_id])
+
+            async def all_failed() -> bool:
+                async with system.dispatch.pool.acquire() as conn:
+                    failed: int = await conn.fetchval(
+                        "SELECT count(*) FROM delivery WHERE source_id = $1 AND status = 'failed'",
+                        alert_id,
+                    )
+                return failed == 3
+
+            await eventually(all_failed, timeout=20, interval=0.1)
+            taken: list[AbstractIncomingMessage] = []
+
+            async def three_dead_letters() -> bool:
+                taken.extend(await drain(channel, dead_queue))
+                return len(taken) >= 3
+
+            await eventually(three_dead_letters, timeout=20, interval=0.2)
+        finally:
+            crash_points.disarm(AFTER_RECEIPTS_COMMITTED)
+        assert len(taken) == 3
+        headers = taken[0].headers or {}
         assert str(headers[topo.DEAD_LETTER_REASON_HEADER]).startswith("delivery failed")
         assert "permanent_failure" in str(headers["x-bin-delivery-history"])
 
