@@ -263,11 +263,25 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
             return
         updated = await repository.apply_receipts(conn, event.data.receipts)
         permanent = [r for r in updated if r["status"] == DeliveryOutcome.PERMANENT_FAILURE]
-        if permanent:
-            # Decided with the receipts, in their transaction: a replica dying after the
-            # commit leaves the fallbacks written and unsent, which the sweeper sends, and
-            # the members no channel reaches failed and announced (the outbox).
-            fallbacks, failed = await _plan_fallbacks(conn, permanent, event.correlationid, deps)
+        temporary = [r for r in updated if r["status"] == DeliveryOutcome.TEMPORARY_FAILURE]
+        # A temporary failure with no retry left is given up on this channel: the member
+        # is tried on the plan's next one, as after a permanent failure (a phone nobody
+        # answers, a gateway down for good).
+        exhausted = [r for r in temporary if deps.retry_policy.level_for(r["attempts"]) is None]
+        if exhausted:
+            await repository.give_up(conn, [r["delivery_id"] for r in exhausted])
+            given_up_ids = {r["delivery_id"] for r in exhausted}
+            temporary = [r for r in temporary if r["delivery_id"] not in given_up_ids]
+        for given_up, reason in ((permanent, NO_CHANNEL_LEFT), (exhausted, RETRIES_EXHAUSTED)):
+            if given_up:
+                # Decided with the receipts, in their transaction: a replica dying after the
+                # commit leaves the fallbacks written and unsent, which the sweeper sends,
+                # and the members no channel reaches failed and announced (the outbox).
+                sent, lost = await _plan_fallbacks(
+                    conn, given_up, reason, event.correlationid, deps
+                )
+                fallbacks += sent
+                failed += lost
         if event.data.replies:
             confirmations = await _handle_replies(conn, event, deps)
     crash_points.reached(AFTER_RECEIPTS_COMMITTED)
@@ -275,7 +289,6 @@ async def handle_receipts(event: DeliveryReceipted, deps: DispatchDeps) -> None:
     for outcome, count in Counter(r.outcome.value for r in event.data.receipts).items():
         metrics.RECEIPTS_APPLIED.labels(event.data.channel.value, outcome).inc(count)
     deps.progress.changed(r["source_id"] for r in updated)
-    temporary = [r for r in updated if r["status"] == DeliveryOutcome.TEMPORARY_FAILURE]
     if temporary:
         await _schedule_retries(temporary, event.correlationid, deps)
     for fanout, fallback_work in fallbacks:
@@ -359,16 +372,15 @@ async def _apply_sms_command(
 
 
 async def _schedule_retries(rows: list[Any], correlation_id: str, deps: DispatchDeps) -> None:
+    """Parks each delivery in the delay queue of its next level (the caller took out those
+    with no level left)."""
     policy = deps.retry_policy
     by_level: dict[int, list[uuid.UUID]] = defaultdict(list)
-    exhausted = []
     for row in rows:
         level = policy.level_for(row["attempts"])
-        if level is None:
-            exhausted.append(row["delivery_id"])
-        else:
-            by_level[level].append(row["delivery_id"])
-            metrics.RETRIES_SCHEDULED.labels(row["channel"]).inc()
+        assert level is not None
+        by_level[level].append(row["delivery_id"])
+        metrics.RETRIES_SCHEDULED.labels(row["channel"]).inc()
     for level, ids in by_level.items():
         due = DeliveryRetryDue.create(
             source=SOURCE, correlation_id=correlation_id, data=DeliveryRetryDueData(deliveries=ids)
@@ -378,20 +390,19 @@ async def _schedule_retries(rows: list[Any], correlation_id: str, deps: Dispatch
             deps.runtime.topology.retry_queue_name(topo.DISPATCH_REDELIVERIES.name, level),
             expiration=policy.delay(level, deps.rng),
         )
-    if exhausted:
-        await _fail(exhausted, "retries exhausted", correlation_id, deps)
 
 
 NO_CHANNEL_LEFT = "no channel left in the communication plan"
+RETRIES_EXHAUSTED = "retries exhausted, and no channel left in the communication plan"
 
 
 async def _plan_fallbacks(
-    conn: Any, rows: list[Any], correlation_id: str, deps: DispatchDeps
+    conn: Any, rows: list[Any], reason: str, correlation_id: str, deps: DispatchDeps
 ) -> tuple[list[tuple[Fanout, list[Work]]], list[Any]]:
-    """For deliveries that failed for good: the next channel of the plan for each member,
-    written as new deliveries, and the members no further channel reaches marked failed;
-    inside the caller's transaction. Returns the work to send and the failed rows to
-    dead-letter once committed."""
+    """For deliveries that failed for good on their channel: the next channel of the plan
+    for each member, written as new deliveries, and the members no further channel reaches
+    marked failed (with ``reason``); inside the caller's transaction. Returns the work to
+    send and the rows marked failed (their dead-letter copies are in the outbox)."""
     by_source: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for row in rows:
         by_source[row["source_id"]].append(row["delivery_id"])
@@ -410,21 +421,11 @@ async def _plan_fallbacks(
             to_send.append((fanout, work))
         no_channel_left += [o["delivery_id"] for o in owners if o["member_id"] not in reached]
     failed = (
-        await _record_failed(conn, no_channel_left, NO_CHANNEL_LEFT, correlation_id, deps)
+        await _record_failed(conn, no_channel_left, reason, correlation_id, deps)
         if no_channel_left
         else []
     )
     return to_send, failed
-
-
-async def _fail(
-    delivery_ids: list[uuid.UUID], reason: str, correlation_id: str, deps: DispatchDeps
-) -> None:
-    """Marks deliveries failed, announces delivery.failed.v1 and dead-letters each with its
-    history, from where an operator can replay it."""
-    async with deps.pool.acquire() as conn, conn.transaction():
-        failed = await _record_failed(conn, delivery_ids, reason, correlation_id, deps)
-    _count_failed(failed)
 
 
 async def _record_failed(

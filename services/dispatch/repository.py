@@ -331,6 +331,13 @@ RETURNING d.delivery_id, d.source_id, d.channel, d.language, d.member_id,
                          WHEN 'voice' THEN array_to_string(r.phones, ',')
                          ELSE r.phones[1] END AS address
 """
+# A temporary failure with no retry left: final on its channel, as a permanent one is (the
+# member's next channel is then tried); its last answer is kept in the detail.
+GIVE_UP = """
+UPDATE delivery SET status = 'permanent_failure', updated_at = now(),
+    detail = 'retries exhausted' || coalesce(': ' || detail, '')
+WHERE delivery_id = ANY($1::uuid[]) AND status = 'temporary_failure'
+"""
 MARK_FAILED = """
 UPDATE delivery SET status = 'failed', updated_at = now()
 WHERE delivery_id = ANY($1::uuid[]) AND status IN ('temporary_failure', 'permanent_failure')
@@ -693,6 +700,10 @@ async def claim_retries(
 ) -> list[tuple[uuid.UUID, Work]]:
     rows = await conn.fetch(CLAIM_RETRIES, list(delivery_ids))
     return [(r["source_id"], _work(r)) for r in rows]
+
+
+async def give_up(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> None:
+    await conn.execute(GIVE_UP, list(delivery_ids))
 
 
 async def mark_failed(conn: Connection, delivery_ids: Sequence[uuid.UUID]) -> list[Any]:

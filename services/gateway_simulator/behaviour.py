@@ -21,6 +21,7 @@ class GatewayBehaviour:
         seed: int | None,
         max_temporary_failures: int | None = None,
         failing_channels: Iterable[str] = (),
+        down_channels: Iterable[str] = (),
     ) -> None:
         if temporary_failure_rate + permanent_failure_rate > 1:
             raise ValueError("failure rates add up to more than 1")
@@ -30,6 +31,9 @@ class GatewayBehaviour:
         self.max_temporary_failures = max_temporary_failures
         # Channels whose every delivery fails permanently (an unreachable number, say).
         self.failing_channels = frozenset(failing_channels)
+        # Channels whose every delivery fails temporarily, for good (a gateway that is down,
+        # a phone nobody answers): retried until the retries run out.
+        self.down_channels = frozenset(down_channels)
         self._random = random.Random(seed)
         self._temporary: Counter[uuid.UUID] = Counter()
         # Real gateways dedupe on the delivery id; so does the simulator, for deliveries it
@@ -41,6 +45,8 @@ class GatewayBehaviour:
     def outcome(self, key: uuid.UUID, channel: str) -> DeliveryOutcome:
         if channel in self.failing_channels:
             return DeliveryOutcome.PERMANENT_FAILURE
+        if channel in self.down_channels:
+            return DeliveryOutcome.TEMPORARY_FAILURE
         roll = self._random.random()
         if roll < self.permanent_failure_rate:
             return DeliveryOutcome.PERMANENT_FAILURE
@@ -64,6 +70,7 @@ class GatewayBehaviour:
             not self.temporary_failure_rate
             and not self.permanent_failure_rate
             and channel not in self.failing_channels
+            and channel not in self.down_channels
         )
         for item in work:
             key = item.delivery_id

@@ -31,6 +31,8 @@ class GatewaySettings(ServiceSettings):
     gateway_seed: int | None = None
     gateway_max_temporary_failures: int | None = Field(default=None, ge=0)
     gateway_failing_channels: list[str] = Field(default_factory=list)
+    # Channels that answer every delivery with a temporary failure (a gateway down for good).
+    gateway_down_channels: list[str] = Field(default_factory=list)
     # The channels it stands in for; the others are left to the connectors service (for
     # example BIN_GATEWAY_CHANNELS='["voice", "push"]' when SMS and e-mail go out for real).
     gateway_channels: list[Channel] = Field(default_factory=lambda: list(Channel))
@@ -68,6 +70,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         settings.gateway_seed,
         settings.gateway_max_temporary_failures,
         settings.gateway_failing_channels,
+        settings.gateway_down_channels,
     )
     sent: Counter[str] = Counter()
     # Deliveries by channel and language ("email:fr"), so tests see who got which text.

@@ -146,6 +146,38 @@ async def test_permanent_failure_falls_back_to_the_next_channel_of_the_plan(
         }
 
 
+async def test_a_channel_that_fails_until_the_retries_run_out_falls_back_too(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system(gateway_down_channels=["voice"]) as system:
+        bin_id = await system.seed_bin(30, ["voice", "sms"])
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 30)
+        assert progress["delivered"] == 30 and progress["failed"] == 0
+        # Every call tried once and on each of the three retries, then given up on.
+        assert progress["channels"] == {
+            "voice": {"permanent_failure": 30, "sent": 120},
+            "sms": {"delivered": 30, "sent": 30},
+        }
+        async with system.dispatch.pool.acquire() as conn:
+            details = await conn.fetch(
+                "SELECT DISTINCT detail FROM delivery WHERE source_id = $1 AND channel = 'voice'",
+                alert_id,
+            )
+        assert [r["detail"] for r in details] == ["retries exhausted: simulated failure"]
+
+
+async def test_retries_run_out_on_the_last_channel_and_the_member_fails(
+    dispatch_system: SystemFactory,
+) -> None:
+    async with dispatch_system(gateway_down_channels=["sms"]) as system:
+        bin_id = await system.seed_bin(5, ["sms"])
+        alert_id = await system.issue_alert([bin_id])
+        progress = await system.settled(alert_id, 5)
+        assert progress["failed"] == 5
+        assert progress["channels"] == {"sms": {"failed": 5, "sent": 20}}
+
+
 async def test_a_replica_dying_right_after_a_permanent_failure_still_falls_back(
     dispatch_system: SystemFactory,
 ) -> None:
