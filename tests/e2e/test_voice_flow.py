@@ -25,11 +25,13 @@ from tests.e2e.connectors_system import (
     issue_alert,
     members,
     register_bin,
+    smpp_provider,
     start,
 )
-from tests.e2e.test_connectors_flow import by_channel
+from tests.e2e.test_connectors_flow import by_channel, sms_texts
 from tests.helpers import eventually
 from tests.infrastructure import Infrastructure
+from tests.peers.smsc import SmscSimulator
 from tests.peers.voice import Callee, SippCallee, loud_seconds, speech_seconds
 from tests.ports import free_port_run
 
@@ -115,7 +117,7 @@ async def phones_projected(system: Any, count: int) -> bool:
 
 
 @pytest.mark.timeout(400)
-async def test_a_busy_first_number_goes_on_to_the_second_and_no_answer_is_retried(
+async def test_a_busy_first_number_goes_on_to_the_second_and_no_answer_falls_back_to_sms(
     infra: Infrastructure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two retries, a second apart: the plan's retries, quickly. Every service declares the
@@ -124,39 +126,46 @@ async def test_a_busy_first_number_goes_on_to_the_second_and_no_answer_is_retrie
     busy_first, unanswered = members(2, block=9, emails=False)
     assert busy_first.phone and unanswered.phone
     second = "+3216990001"  # busy_first's second number, its landline
-    async with (
-        SippCallee(tmp_path, "reject", "486 Busy Here") as busy,
-        Callee(tmp_path / "landline", second) as landline,
-        SippCallee(tmp_path, "ring_forever") as ringing,
-    ):
-        routes = {
-            busy_first.phone: busy.host_port,
-            second: landline.host_port,
-            unanswered.phone: ringing.host_port,
-        }
-        config = {**trunk(routes, tmp_path / "voice"), "ring_seconds": 2}
-        with connectors_system(infra.database_url, infra.amqp_url, tmp_path / "logs") as system:
-            system.service_env["gateway_simulator"] = {"BIN_GATEWAY_CHANNELS": '["push"]'}
-            start(system, [config])
-            async with httpx.AsyncClient(timeout=30) as client:
-                bin_id, ids = await register_bin(
-                    client, system, [busy_first, unanswered], urgent_channels=["voice"]
-                )
-                changed = await client.patch(
-                    f"{system.url('registry')}/members/{ids[busy_first.n]}",
-                    json={"phones": [busy_first.phone, second]},
-                    headers=coordinator_of(bin_id),
-                )
-                assert changed.status_code == 200, changed.text
-                await eventually(lambda: phones_projected(system, 3), timeout=60, interval=0.3)
-                alert = await issue_alert(client, system, bin_id, ALERT)
-                progress = await follow(client, alert, targeted=2, timeout=150)
-        await landline.wait_closed(1)
+    with SmscSimulator(dlr_delay=0.02) as smsc:
+        async with (
+            SippCallee(tmp_path, "reject", "486 Busy Here") as busy,
+            Callee(tmp_path / "landline", second) as landline,
+            SippCallee(tmp_path, "ring_forever") as ringing,
+        ):
+            routes = {
+                busy_first.phone: busy.host_port,
+                second: landline.host_port,
+                unanswered.phone: ringing.host_port,
+            }
+            config = {**trunk(routes, tmp_path / "voice"), "ring_seconds": 2}
+            with connectors_system(infra.database_url, infra.amqp_url, tmp_path / "logs") as system:
+                system.service_env["gateway_simulator"] = {"BIN_GATEWAY_CHANNELS": '["push"]'}
+                start(system, [config, smpp_provider(smsc)])
+                async with httpx.AsyncClient(timeout=30) as client:
+                    bin_id, ids = await register_bin(
+                        client, system, [busy_first, unanswered], urgent_channels=["voice", "sms"]
+                    )
+                    changed = await client.patch(
+                        f"{system.url('registry')}/members/{ids[busy_first.n]}",
+                        json={"phones": [busy_first.phone, second]},
+                        headers=coordinator_of(bin_id),
+                    )
+                    assert changed.status_code == 200, changed.text
+                    await eventually(lambda: phones_projected(system, 3), timeout=60, interval=0.3)
+                    alert = await issue_alert(client, system, bin_id, ALERT)
+                    progress = await follow(client, alert, targeted=2, timeout=150)
+            await landline.wait_closed(1)
+        texts = await sms_texts(smsc)
 
-    assert progress["delivered"] == 1 and progress["failed"] == 1, progress
+    assert progress["delivered"] == 2 and progress["failed"] == 0, progress
     assert progress["confirmed"] == 0
+    assert by_channel(progress) == {
+        "voice": {"targeted": 2, "delivered": 1, "permanent_failure": 1},
+        "sms": {"targeted": 1, "delivered": 1},
+    }
     # Counted at the callees: the busy number once, then the second number answered; the
     # unanswered number rung on the first attempt and on each of the plan's two retries,
-    # each cancelled at the ring time.
+    # each cancelled at the ring time; then the plan's next channel: an SMS, at the SMSC.
     assert (busy.invites, landline.answered) == (1, 1)
     assert (ringing.invites, ringing.cancels) == (3, 3)
+    assert list(texts) == [unanswered.phone.removeprefix("+")]  # as SMPP carries it
