@@ -7,15 +7,21 @@ busy publisher then never stalls the consumers of the same process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable
 from typing import Any
 
 import aio_pika
+import aio_pika.exceptions
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 
 from shared import topology as topo
 from shared.events.envelope import Envelope
+from shared.logging import get_logger
 from shared.messaging import nodes
 from shared.topology import Topology
+
+log = get_logger(__name__)
 
 
 class Publisher:
@@ -27,6 +33,8 @@ class Publisher:
         self._exchanges: dict[str, AbstractExchange] = {}
         # Confirms pipeline: many publishes in flight, bounded so memory stays flat.
         self._in_flight = asyncio.Semaphore(in_flight)
+        # Many publishes refused at once get the publisher one new channel, not one each.
+        self._reopening = asyncio.Lock()
 
     async def connect(self) -> None:
         self._connection = await nodes.connect_robust(
@@ -78,10 +86,12 @@ class Publisher:
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publishes one persistent JSON message and waits for the broker's confirm."""
+        channel = await self.channel()
         target = await self._exchange(exchange)
         message = _message(body, message_id, correlation_id, message_type, headers)
         async with self._in_flight:
-            await target.publish(message, routing_key=routing_key, timeout=30)
+            await self._confirmed(channel, target.publish(message, routing_key=routing_key,
+                                                          timeout=30))  # fmt: skip
 
     async def send_to_queue(
         self, event: Envelope[Any], queue: str, expiration: float | None = None
@@ -94,7 +104,27 @@ class Publisher:
             event.to_json(), str(event.id), event.correlationid, event.type, None, expiration
         )
         async with self._in_flight:
-            await channel.default_exchange.publish(message, routing_key=queue, timeout=30)
+            await self._confirmed(
+                channel, channel.default_exchange.publish(message, routing_key=queue, timeout=30)
+            )
+
+    async def _confirmed(self, channel: AbstractRobustChannel, publishing: Awaitable[Any]) -> None:
+        """Awaits a publish's confirm. A nack (the broker refused the message) gets the
+        publisher a new channel before it is raised: with RabbitMQ 3.10, a channel opened
+        while a quorum queue's leader was being elected after a node loss was refused every
+        publish to that queue from then on (the connectors' receipts, nacked for minutes in
+        tests/faults/test_cluster_faults.py), where a new channel asks for the new leader."""
+        try:
+            await publishing
+        except aio_pika.exceptions.DeliveryError:
+            async with self._reopening:
+                if channel is self._channel and self._connection is not None:
+                    log.warning("publish refused by the broker; opening a new channel")
+                    self._channel = await self._connection.channel(publisher_confirms=True)
+                    self._exchanges.clear()
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+            raise
 
     async def publish(
         self, event: Envelope[Any], routing_key: str | None = None, body: bytes | None = None

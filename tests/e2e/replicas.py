@@ -4,6 +4,8 @@ delivered exactly once."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -110,16 +112,22 @@ class Replicas:
                 process.kill()
                 process.wait(10)
 
-    async def delete_topology(self) -> None:
-        """Removes the run's exchanges and queues, so runs leave the broker as found."""
+    async def delete_topology(self, timeout: float = 120.0) -> None:
+        """Removes the run's exchanges and queues, so runs leave the broker as found; raises
+        TimeoutError after ``timeout`` (a cluster left unwell by a fault can take a quorum
+        queue's deletion for ever)."""
         publisher = Publisher(self.amqp_url, topo.Topology(prefix=self.prefix))
-        await publisher.connect()
-        await topo.delete(
-            await publisher.channel(),
-            publisher.topology,
-            (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
-        )
-        await publisher.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await publisher.connect()
+                await topo.delete(
+                    await publisher.channel(),
+                    publisher.topology,
+                    (*topo.ALL_QUEUES, *topo.DISPATCH_SLICE_QUEUES),
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                await publisher.close()
 
 
 def migrate_dispatch(database_url: str) -> None:

@@ -9,25 +9,32 @@ gateway simulator's ``/stats/delivery-ids``), with the copies the receiving end 
 - **unexpected**: received, never handed over: must be empty;
 - **duplicates**: copies offered again after a fault and dropped by id: at most the
   in-flight window (what was unconfirmed or unacked when the fault struck).
+
+Behind the SMPP connector the receiving end is the SMSC, which knows numbers, not delivery
+ids: :func:`check_at_smsc` compares the members' numbers dispatch handed over with the
+destinations the SMSC took, and its duplicates are whole messages submitted twice to one
+number, the copies the connector's ledger must keep from the provider.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import asyncpg
 import httpx
 
 from shared.database import read_write
+from tests.peers.smsc import SmscSimulator
 
 
 @dataclass(frozen=True)
 class TotalQueue:
     handed: int
     received: int
-    lost: frozenset[uuid.UUID]
-    unexpected: frozenset[uuid.UUID]
+    lost: frozenset[Hashable]  # delivery ids, or numbers at an SMSC
+    unexpected: frozenset[Hashable]
     duplicates: int
 
     def __str__(self) -> str:
@@ -37,7 +44,7 @@ class TotalQueue:
         )
 
 
-def compare(handed: set[uuid.UUID], received: set[uuid.UUID], duplicates: int) -> TotalQueue:
+def compare(handed: set[Hashable], received: set[Hashable], duplicates: int) -> TotalQueue:
     return TotalQueue(
         handed=len(handed),
         received=len(received),
@@ -95,5 +102,25 @@ async def check(database_url: str, gateway_url: str, alert_id: uuid.UUID) -> Tot
     return compare(
         {row["delivery_id"] for row in rows},
         {uuid.UUID(key) for key in received},
+        stats["duplicates"],
+    )
+
+
+async def check_at_smsc(database_url: str, smsc: SmscSimulator, alert_id: uuid.UUID) -> TotalQueue:
+    """The members' numbers of every delivery handed over, against the SMSC's destinations
+    (it writes them without the "+")."""
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT r.phones[1] AS number FROM delivery d JOIN recipient r USING (member_id) "
+            "WHERE d.source_id = $1 AND d.status <> 'queued'",
+            alert_id,
+        )
+    finally:
+        await conn.close()
+    stats = await smsc.astats(detail=True)
+    return compare(
+        {row["number"].removeprefix("+") for row in rows},
+        set(stats["per_destination"]),
         stats["duplicates"],
     )
