@@ -68,6 +68,10 @@ async def bench_system(**extra_env: str) -> AsyncIterator[BenchSystem]:
         "BIN_ENVIRONMENT": "development",
         # No four-eyes hold (intake): the benchmarks measure alerts going out.
         "BIN_FOUR_EYES_MEMBERS": "{}",
+        # Limits no benchmark client reaches (each is one principal from one address); the
+        # limiter itself still runs, a bucket update per request.
+        "BIN_RATE_LIMIT_PER_SECOND": "1000000",
+        "BIN_RATE_LIMIT_BURST": "10000000",
         **extra_env,
     }
     processes = Processes(env, LOGS)

@@ -27,6 +27,14 @@ os.environ.setdefault("BIN_QUEUE_TYPE", "classic")
 # The services the tests start (in this process or as subprocesses, which inherit it) run
 # with the development secrets, which production refuses (shared.safeguards).
 os.environ.setdefault("BIN_ENVIRONMENT", "development")
+# Every test calls the services as a handful of principals from one address, and the rate
+# buckets live in the shared database from one test to the next: the suite's services get
+# limits no test reaches. The limits themselves are tested with their own, small ones
+# (tests/integration/security/test_request_limits.py, intake/test_rate_limits.py).
+os.environ.setdefault("BIN_RATE_LIMIT_PER_SECOND", "100000")
+os.environ.setdefault("BIN_RATE_LIMIT_BURST", "1000000")
+os.environ.setdefault("BIN_PREFERENCES_FAILED_LINKS_PER_SECOND", "100000")
+os.environ.setdefault("BIN_PREFERENCES_FAILED_LINKS_BURST", "1000000")
 
 
 def _kind(item: pytest.Item) -> str:
