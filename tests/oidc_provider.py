@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jwt.algorithms import RSAAlgorithm
 
 from shared.auth import Role
+from tests.ports import free_port
 
 KID = "test-key-1"
 
@@ -203,13 +203,6 @@ def _basic(header: str) -> tuple[str | None, str | None] | None:
         return None
     user, _, password = base64.b64decode(value).decode().partition(":")
     return unquote(user), unquote(password)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

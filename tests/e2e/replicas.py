@@ -21,9 +21,10 @@ import pytest
 from shared import topology as topo
 from shared.events import AlertIssued, AlertIssuedData, Language
 from shared.messaging.publisher import Publisher
-from tests.e2e.system import ROOT, free_port
+from tests.e2e.system import ROOT
 from tests.helpers import eventually
 from tests.infrastructure import new_prefix
+from tests.ports import free_port
 
 
 class Replicas:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,11 @@ import httpx
 
 from shared import topology as topo
 from tests.infrastructure import new_prefix, run_sync
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "intake", "dispatch", "digest", "gateway_simulator")
 WITH_DATABASE = ("registry", "intake", "dispatch", "digest", "connectors")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

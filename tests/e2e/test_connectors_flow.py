@@ -44,12 +44,13 @@ from tests.e2e.connectors_system import (
     smtp_provider,
     start,
 )
-from tests.e2e.system import RunningSystem, free_port
+from tests.e2e.system import RunningSystem
 from tests.helpers import eventually
 from tests.infrastructure import Infrastructure
 from tests.peers.kannel import KannelGateway
 from tests.peers.mail import HOST, MailServer, PostfixRelay, Received
 from tests.peers.smsc import SmscSimulator
+from tests.ports import free_port
 
 ALERT = {
     "nl": "Verdachte wagen in de Abdijstraat. Bel 101 bij waarneming.",

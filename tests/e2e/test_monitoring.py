@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from tests.e2e.api_client import issue_alert_and_follow, projected, register_bin_with_members
-from tests.e2e.system import SERVICES, RunningSystem, free_port
+from tests.e2e.system import SERVICES, RunningSystem
 from tests.helpers import eventually
+from tests.ports import free_port
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 

@@ -20,7 +20,8 @@ from shared.auth import CONSOLE_COOKIE, AuthSettings, TokenVerifier
 from shared.web import Console, ConsoleSettings
 from shared.web.oidc import FLOW_COOKIE
 from shared.web.session import ConsoleUser
-from tests.oidc_provider import FakeProvider, free_port, running_provider
+from tests.oidc_provider import FakeProvider, running_provider
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

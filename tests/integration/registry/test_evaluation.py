@@ -14,7 +14,6 @@ from aio_pika.abc import AbstractRobustConnection
 from services.registry.main import RegistrySettings, build
 from shared.auth import Role
 from shared.evaluation import ActivityFigures, ActivityPart, DeliveryFigures, DeliveryPart
-from tests.e2e.system import free_port
 from tests.infrastructure import new_prefix
 from tests.integration.registry.conftest import (
     ADMIN,
@@ -25,6 +24,7 @@ from tests.integration.registry.conftest import (
     member_body,
 )
 from tests.integration.serving import serving
+from tests.ports import free_port
 
 YEAR = datetime.now(UTC).year
 
