@@ -45,6 +45,24 @@ SELECT per_second, burst,
 FROM {table} WHERE {key} = $1
 """
 
+# The same, with the limits the caller holds now ($3 per second, $4 burst), written to the
+# bucket: a bucket made under other limits (a setting changed since) takes the new ones at
+# once rather than once it is forgotten.
+_TAKE_AT = """
+UPDATE {table}
+SET per_second = $3, burst = $4,
+    tokens = least($4, tokens + $3 * extract(epoch FROM clock_timestamp() - refilled_at)) - $2,
+    refilled_at = clock_timestamp()
+WHERE {key} = $1
+  AND least($4, tokens + $3 * extract(epoch FROM clock_timestamp() - refilled_at)) >= $2
+RETURNING tokens
+"""
+_PEEK_AT = """
+SELECT least($3, tokens + $2 * extract(epoch FROM clock_timestamp() - refilled_at))
+       AS available
+FROM {table} WHERE {key} = $1
+"""
+
 # A new bucket, full, unless the table already holds $4 buckets (NULL: no bound).
 _CREATE = """
 INSERT INTO {table} ({key}, per_second, burst, tokens)
@@ -105,11 +123,12 @@ class TokenBuckets:
         new and the table holds ``max_keys`` buckets that are not full (nobody's bucket is
         taken away to make room)."""
         for _ in range(3):  # a bucket forgotten between the calls is made again
-            if await conn.fetchval(self._sql(_TAKE), name, 1.0) is not None:
+            taken = await conn.fetchval(self._sql(_TAKE_AT), name, 1.0, per_second, burst)
+            if taken is not None:
                 return 0.0
-            row = await conn.fetchrow(self._sql(_PEEK), name)
+            row = await conn.fetchrow(self._sql(_PEEK_AT), name, per_second, burst)
             if row is not None:
-                return max(0.0, float((1.0 - row["available"]) / row["per_second"]))
+                return max(0.0, float((1.0 - row["available"]) / per_second))
             if await self._create(conn, name, per_second, burst, max_keys):
                 continue
             await conn.execute(self._sql(_FORGET_FULL))

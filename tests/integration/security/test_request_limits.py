@@ -21,6 +21,7 @@ from services.dispatch.main import build as build_dispatch
 from services.registry.main import RegistrySettings
 from services.registry.main import build as build_registry
 from shared.auth import Principal, Role, TokenVerifier
+from shared.rate_limit import TokenBuckets
 from shared.runtime import ServiceRuntime
 from shared.safeguards import DEVELOPMENT_LINK_SECRET
 from shared.signing import sign_member_token
@@ -206,3 +207,23 @@ async def test_dispatch_holds_callers_to_their_rate_and_junk_tokens_to_their_add
         assert verifier.calls == 4
         assert (await client.get("/healthz")).status_code == 200  # never limited
         assert await buckets(database_url, "dispatch") == 2
+
+
+async def test_a_bucket_takes_the_limits_its_service_has_now(database_url: str) -> None:
+    """A bucket made under other limits (a setting raised since, another run's) is held to
+    the ones the service has now, not to those it was made with."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE request_rate (caller text PRIMARY KEY, per_second float8 NOT NULL,"
+            " burst float8 NOT NULL, tokens float8 NOT NULL,"
+            " refilled_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+        )
+        buckets = TokenBuckets(table="request_rate", key="caller")
+        waits = [await buckets.take_now(conn, "caller", NO_REFILL, 2) for _ in range(3)]
+        assert waits[:2] == [0.0, 0.0] and waits[2] is not None and waits[2] > 10
+        # Raised: the same bucket refills at the new rate at once.
+        assert await buckets.take_now(conn, "caller", 1_000_000, 2) == 0.0
+        assert await conn.fetchval("SELECT per_second FROM request_rate") == 1_000_000
+    finally:
+        await conn.close()
